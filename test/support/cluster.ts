@@ -220,3 +220,24 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * A throwaway cluster started for one test file, with trust authentication unless `hba`
+ * says otherwise and extra settings applied before the first start. Call destroy() after.
+ */
+export async function startCluster(
+  options: { settings?: Record<string, string>; hba?: string[]; standby?: boolean } = {},
+): Promise<Cluster> {
+  const cluster = await Cluster.create({ password: 'unused' });
+  try {
+    await cluster.writeHba(options.hba ?? ['local all all trust', 'host all all all trust']);
+    if (options.settings) await cluster.appendConf(options.settings);
+    if (options.standby) await cluster.installFile('standby.signal', '', 0o600);
+    await cluster.start();
+    return cluster;
+  } catch (error) {
+    const log = await cluster.log();
+    await cluster.destroy();
+    throw new Error(`could not start a test cluster: ${String(error)}\n${log}`);
+  }
+}

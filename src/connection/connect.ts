@@ -1,0 +1,339 @@
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { Decoder, Writer, writeCancelRequest, writeSSLRequest } from '../protocol/index.js';
+import { type DialError, type Dialer, type DialTarget, dialSocket, readExactly, startTls } from '../socket/socket.js';
+import { Authenticator } from './authenticate.js';
+import type { ConnectionConfig, ConnectOptions, HostTarget } from './config.js';
+import { resolveConfig } from './conninfo.js';
+import { type BackendKey, Connection } from './connection.js';
+import { ConnectionError } from './errors.js';
+import { lookupPassword } from './pgpass.js';
+import { tlsOptions } from './tls.js';
+
+/** Options of connect() that are not part of a conninfo string. */
+export interface RuntimeOptions {
+  /** Opens the byte stream to a server; replace it to test over an in-memory transport. */
+  dialer?: Dialer;
+  /** Called with each warning about the environment (a .pgpass with loose permissions). */
+  onWarning?: (message: string) => void;
+}
+
+type SessionAttrs = ConnectionConfig['targetSessionAttrs'];
+
+/**
+ * libpq's PQconnectdb, asynchronously: resolves the conninfo (a URL or keyword/value
+ * string, or an options object) with PG* environment variables and libpq's defaults, then
+ * tries each host (and each address of a host name) in order until one suits
+ * target_session_attrs. Rejects with ConnectionError; with several hosts, the message lists
+ * why each one failed. Never puts a password in a message.
+ */
+export async function connect(
+  conninfo?: string | ConnectOptions,
+  options: ConnectOptions & RuntimeOptions = {},
+): Promise<Connection> {
+  const { dialer = dialSocket, onWarning, ...overrides } = options;
+  const config = resolveConfig(conninfo, overrides);
+  const hosts = config.loadBalanceHosts === 'random' ? shuffled(config.hosts) : config.hosts;
+  const passes: SessionAttrs[] =
+    config.targetSessionAttrs === 'prefer-standby' ? ['standby', 'any'] : [config.targetSessionAttrs];
+  const failures: ConnectionError[] = [];
+  for (const wanted of passes) {
+    for (const host of hosts) {
+      let targets: DialTarget[];
+      try {
+        targets = await dialTargets(host);
+      } catch (error) {
+        failures.push(asConnectionError(error));
+        continue;
+      }
+      for (const target of targets) {
+        try {
+          return await attempt(config, host, target, wanted, dialer, onWarning);
+        } catch (error) {
+          const failure = asConnectionError(error);
+          if (failure.code === 'CONNECTION_AUTH' || failure.code === 'CONNECTION_CONFIG') throw failure;
+          failures.push(failure);
+        }
+      }
+    }
+  }
+  throw combine(failures);
+}
+
+function combine(failures: ConnectionError[]): ConnectionError {
+  const last = failures[failures.length - 1];
+  if (!last) return new ConnectionError('CONNECTION_CONFIG', 'no host to connect to');
+  if (failures.length === 1) return last;
+  return new ConnectionError(last.code, failures.map((failure) => failure.message).join('\n'), {
+    cause: last,
+    ...(last.sqlState === undefined ? {} : { sqlState: last.sqlState }),
+  });
+}
+
+function asConnectionError(error: unknown): ConnectionError {
+  if (error instanceof ConnectionError) return error;
+  if (error instanceof Error && error.name === 'DialError') {
+    const dial = error as DialError;
+    return new ConnectionError(dial.reason === 'timeout' ? 'CONNECTION_TIMEOUT' : 'CONNECTION_REFUSED', dial.message, {
+      cause: error,
+    });
+  }
+  const text = error instanceof Error ? error.message : String(error);
+  return new ConnectionError('CONNECTION_REFUSED', text, { cause: error });
+}
+
+function shuffled<T>(items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j] as T, copy[i] as T];
+  }
+  return copy;
+}
+
+/** Every address to try for one host: its socket, its hostaddr, or each DNS address. */
+async function dialTargets(host: HostTarget): Promise<DialTarget[]> {
+  if (host.socketPath !== undefined) return [{ kind: 'unix', path: host.socketPath, label: `socket "${host.socketPath}"` }];
+  const label = (address: string) =>
+    address === host.host ? `${host.host}:${host.port}` : `${host.host} (${address}):${host.port}`;
+  if (host.hostaddr !== undefined) {
+    return [{ kind: 'tcp', host: host.hostaddr, port: host.port, label: label(host.hostaddr) }];
+  }
+  if (isIP(host.host) !== 0) return [{ kind: 'tcp', host: host.host, port: host.port, label: label(host.host) }];
+  let addresses: { address: string }[];
+  try {
+    addresses = await lookup(host.host, { all: true });
+  } catch (error) {
+    throw new ConnectionError('CONNECTION_REFUSED', `could not translate host name "${host.host}" to address`, {
+      cause: error,
+    });
+  }
+  return addresses.map(({ address }) => ({ kind: 'tcp', host: address, port: host.port, label: label(address) }));
+}
+
+type Encryption = 'plain' | 'negotiate' | 'direct';
+
+/** libpq's order of encryption tries for an sslmode: the first that works is used. */
+function encryptionPlan(config: ConnectionConfig, target: DialTarget): Encryption[] {
+  // libpq never encrypts Unix-domain socket connections, whatever the sslmode.
+  if (target.kind === 'unix') return ['plain'];
+  const tls: Encryption = config.sslnegotiation === 'direct' ? 'direct' : 'negotiate';
+  switch (config.sslmode) {
+    case 'disable':
+      return ['plain'];
+    case 'allow':
+      return ['plain', tls];
+    case 'prefer':
+      return [tls, 'plain'];
+    default:
+      return [tls];
+  }
+}
+
+async function attempt(
+  config: ConnectionConfig,
+  host: HostTarget,
+  target: DialTarget,
+  wanted: SessionAttrs,
+  dialer: Dialer,
+  onWarning: ((message: string) => void) | undefined,
+): Promise<Connection> {
+  const plan = encryptionPlan(config, target);
+  let lastError: ConnectionError | undefined;
+  for (const [index, encryption] of plan.entries()) {
+    const isLast = index === plan.length - 1;
+    try {
+      return await startSession(config, host, target, wanted, encryption, dialer, onWarning);
+    } catch (error) {
+      const failure = asConnectionError(error);
+      lastError = failure;
+      const retryable =
+        failure.code === 'CONNECTION_TLS' ||
+        failure.code === 'CONNECTION_REJECTED' ||
+        (failure.code === 'CONNECTION_LOST' && encryption !== 'plain');
+      if (isLast || !retryable) throw failure;
+    }
+  }
+  throw lastError ?? new ConnectionError('CONNECTION_CONFIG', 'no encryption mode to try');
+}
+
+async function startSession(
+  config: ConnectionConfig,
+  host: HostTarget,
+  target: DialTarget,
+  wanted: SessionAttrs,
+  encryption: Encryption,
+  dialer: Dialer,
+  onWarning: ((message: string) => void) | undefined,
+): Promise<Connection> {
+  const timeoutMs = config.connectTimeout > 0 ? Math.max(config.connectTimeout, 2) * 1000 : 0;
+  const abort = new AbortController();
+  const timer = timeoutMs > 0 ? setTimeout(() => abort.abort(), timeoutMs) : undefined;
+  let stream: Duplex | undefined;
+  try {
+    const work = (async () => {
+      stream = await open(config, host, target, encryption, dialer, abort.signal, timeoutMs);
+      const tls = encryption !== 'plain';
+      const connection = new Connection({
+        stream,
+        decoder: new Decoder(),
+        tls,
+        address: target.label,
+        sendCancel: (key) => sendCancel(config, host, target, encryption, dialer, key),
+      });
+      const peer = tls ? (stream as TLSSocket).getPeerCertificate(false) : undefined;
+      const authenticator = new Authenticator(config, {
+        tls,
+        peerCertificate: peer?.raw ? new Uint8Array(peer.raw) : undefined,
+        password: () => passwordFor(config, host, onWarning),
+      });
+      await connection.startup(
+        startupParameters(config),
+        config.maxProtocolVersion,
+        config.minProtocolVersion,
+        authenticator,
+      );
+      await checkSessionAttrs(connection, wanted);
+      return connection;
+    })();
+    const timedOut = new Promise<never>((_, reject) => {
+      abort.signal.addEventListener(
+        'abort',
+        () => {
+          stream?.destroy();
+          reject(new ConnectionError('CONNECTION_TIMEOUT', `timeout expired connecting to ${target.label}`));
+        },
+        { once: true },
+      );
+    });
+    return await Promise.race([work, timedOut]);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+/** Dials and sets up encryption; resolves with the stream the protocol runs over. */
+async function open(
+  config: ConnectionConfig,
+  host: HostTarget,
+  target: DialTarget,
+  encryption: Encryption,
+  dialer: Dialer,
+  signal: AbortSignal,
+  timeoutMs: number,
+): Promise<Duplex> {
+  const socket = await dialer(target, {
+    timeoutMs,
+    keepAlive: config.keepalives,
+    keepAliveInitialDelayMs: (config.keepalivesIdle ?? 0) * 1000,
+    signal,
+  });
+  if (encryption === 'plain') return socket;
+  try {
+    if (encryption === 'negotiate') {
+      const writer = new Writer();
+      writeSSLRequest(writer);
+      socket.write(writer.toBytes());
+      const answer = await readExactly(socket, 1);
+      if (answer[0] === 0x4e) {
+        throw new ConnectionError('CONNECTION_TLS', `${target.label}: the server does not support SSL, but SSL was required`);
+      }
+      if (answer[0] !== 0x53) {
+        throw new ConnectionError(
+          'CONNECTION_TLS',
+          `${target.label}: ${answer.length === 0 ? 'the server closed the connection' : 'received an invalid response'} to SSL negotiation`,
+        );
+      }
+      if (socket.readableLength > 0) {
+        throw new ConnectionError('CONNECTION_TLS', `${target.label}: received unencrypted data after SSL response`);
+      }
+    }
+    return await startTls({ ...tlsOptions(config, host.host), socket });
+  } catch (error) {
+    socket.destroy();
+    if (error instanceof ConnectionError) throw error;
+    throw new ConnectionError('CONNECTION_TLS', `${target.label}: SSL error: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+function startupParameters(config: ConnectionConfig): Record<string, string> {
+  const parameters: Record<string, string> = {
+    user: config.user,
+    database: config.dbname,
+    client_encoding: config.clientEncoding ?? 'UTF8',
+  };
+  const applicationName = config.applicationName ?? config.fallbackApplicationName;
+  if (applicationName !== undefined) parameters.application_name = applicationName;
+  if (config.options !== undefined) parameters.options = config.options;
+  return parameters;
+}
+
+async function passwordFor(
+  config: ConnectionConfig,
+  host: HostTarget,
+  onWarning: ((message: string) => void) | undefined,
+): Promise<string | undefined> {
+  const given = config.password;
+  if (typeof given === 'function') return given();
+  if (given !== undefined) return given;
+  return lookupPassword(
+    config.passfile,
+    { host: host.host, port: host.port, dbname: config.dbname, user: config.user },
+    onWarning,
+  );
+}
+
+/**
+ * Checks target_session_attrs as libpq does: from the in_hot_standby and
+ * default_transaction_read_only reports (PostgreSQL 14+), or by asking older servers.
+ */
+async function checkSessionAttrs(connection: Connection, wanted: SessionAttrs): Promise<void> {
+  if (wanted === 'any' || wanted === 'prefer-standby') return;
+  const value = async (sql: string) => (await connection.exec(sql)).rows[0]?.[0] ?? null;
+  const hot = connection.parameterStatus('in_hot_standby');
+  const standby = hot !== undefined ? hot === 'on' : (await value('SELECT pg_catalog.pg_is_in_recovery()')) === 't';
+  let suits: boolean;
+  if (wanted === 'primary' || wanted === 'standby') {
+    suits = (wanted === 'standby') === standby;
+  } else {
+    const defaultReadOnly = connection.parameterStatus('default_transaction_read_only');
+    const readOnly =
+      hot !== undefined && defaultReadOnly !== undefined
+        ? standby || defaultReadOnly === 'on'
+        : (await value('SHOW transaction_read_only')) === 'on';
+    suits = (wanted === 'read-only') === readOnly;
+  }
+  if (suits) return;
+  await connection.close();
+  const state = wanted === 'primary' || wanted === 'standby' ? (standby ? 'a standby' : 'a primary') : 'not suitable';
+  throw new ConnectionError(
+    'CONNECTION_REJECTED',
+    `${connection.address}: server is ${state} for target_session_attrs=${wanted}`,
+    { address: connection.address },
+  );
+}
+
+/** Sends a CancelRequest on a new connection to the same address, encrypted like the original. */
+async function sendCancel(
+  config: ConnectionConfig,
+  host: HostTarget,
+  target: DialTarget,
+  encryption: Encryption,
+  dialer: Dialer,
+  key: BackendKey,
+): Promise<void> {
+  const timeoutMs = config.connectTimeout > 0 ? Math.max(config.connectTimeout, 2) * 1000 : 10_000;
+  const stream = await open(config, host, target, encryption, dialer, AbortSignal.timeout(timeoutMs), timeoutMs);
+  const writer = new Writer();
+  writeCancelRequest(writer, key.processId, key.secretKey);
+  await new Promise<void>((resolve) => {
+    stream.once('close', () => resolve());
+    stream.on('error', () => undefined);
+    stream.end(writer.toBytes());
+    stream.resume();
+  });
+}

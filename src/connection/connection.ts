@@ -1,0 +1,797 @@
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import {
+  type BackendMessage,
+  Decoder,
+  type FieldDescription,
+  ProtocolError,
+  Writer,
+  writeBind,
+  writeDescribe,
+  writeExecute,
+  writeParse,
+  writeQuery,
+  writeStartupMessage,
+  writeSync,
+  writeTerminate,
+} from '../protocol/index.js';
+import type { NoticeFields } from '../protocol/fields.js';
+import type { Authenticator } from './authenticate.js';
+import { ConnectionError, ServerError } from './errors.js';
+import { checkChannel, checkPayload } from './channels.js';
+import { escapeIdentifier, escapeLiteral } from './escape.js';
+import { Fifo } from './fifo.js';
+
+/** libpq's PQstatus, in words: usable, broken, or closed by the application. */
+export type ConnectionStatus = 'ok' | 'bad' | 'closed';
+
+/** libpq's PQtransactionStatus, in words. `active` means a command is in progress. */
+export type TransactionStatus = 'idle' | 'active' | 'intrans' | 'inerror' | 'unknown';
+
+/** One asynchronous notification (libpq's PGnotify: relname, extra, be_pid). */
+export interface Notification {
+  /** The channel name, exactly as the notifier gave it. */
+  channel: string;
+  /** The payload; '' when none was given. */
+  payload: string;
+  /** Process ID of the notifying server process (compare with `backendPid` to spot your own). */
+  processId: number;
+}
+
+/** A column of a result. */
+export interface ResultField {
+  name: string;
+  dataTypeOid: number;
+  tableOid: number;
+  columnAttributeNumber: number;
+}
+
+/** The result of one SQL statement, values in text form (PGresult with PQgetvalue). */
+export interface QueryResult {
+  /** The command tag, for example 'SELECT 2', 'INSERT 0 1', 'LISTEN'; '' for an empty query. */
+  command: string;
+  /** Rows affected or returned, from the command tag; null when the tag has no count. */
+  rowCount: number | null;
+  fields: ResultField[];
+  /** Each row's values as text, or null for SQL NULL. */
+  rows: (string | null)[][];
+}
+
+/** Events a Connection emits. */
+export interface ConnectionEvents {
+  /** A NoticeResponse (warnings, notices), whenever it arrives. */
+  notice: [fields: NoticeFields];
+  /** A ParameterStatus report (server_version, in_hot_standby, ...). */
+  parameterStatus: [name: string, value: string];
+  /** At least one notification was queued; read them with notifies(). */
+  notification: [];
+  /** The connection ended; `error` is set unless close() ended it. */
+  close: [error: ConnectionError | undefined];
+}
+
+/** The secret needed to cancel a running command (BackendKeyData). */
+export interface BackendKey {
+  processId: number;
+  secretKey: Uint8Array;
+}
+
+/** Sends a CancelRequest over a new connection to the same server (set up by connect()). */
+export type CancelSender = (key: BackendKey) => Promise<void>;
+
+/** Formats one traced message line (set by trace()). */
+export interface Tracer {
+  frontend(bytes: Uint8Array): void;
+  backend(message: BackendMessage): void;
+}
+
+/** Options fixed when a Connection is created by connect(). */
+export interface ConnectionInit {
+  stream: Duplex;
+  decoder?: Decoder;
+  tls: boolean;
+  sendCancel: CancelSender;
+  /** Server address, for messages. */
+  address: string;
+}
+
+/**
+ * A command sent to the server whose results are read one at a time (libpq's result queue
+ * for PQgetResult). Results and errors are queued as they complete; `finished` turns true
+ * at ReadyForQuery.
+ */
+class Command {
+  readonly results = new Fifo<QueryResult | ServerError>();
+  finished = false;
+  private fields: ResultField[] = [];
+  private rows: (string | null)[][] = [];
+  private wake: (() => void) | undefined;
+
+  handle(message: BackendMessage): boolean {
+    switch (message.type) {
+      case 'RowDescription':
+        this.fields = message.fields.map(toResultField);
+        this.rows = [];
+        return true;
+      case 'DataRow':
+        this.rows.push(message.values.map(decodeText));
+        return true;
+      case 'CommandComplete':
+        this.complete(message.commandTag);
+        return true;
+      case 'EmptyQueryResponse':
+        this.complete('');
+        return true;
+      case 'ErrorResponse':
+        this.results.push(new ServerError(message.fields));
+        this.signal();
+        return true;
+      case 'ParseComplete':
+      case 'BindComplete':
+      case 'NoData':
+      case 'ParameterDescription':
+        return true;
+      case 'ReadyForQuery':
+        this.finished = true;
+        this.signal();
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** Resolves when a result is queued or the command finished. */
+  changed(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+    });
+  }
+
+  signal(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private complete(tag: string): void {
+    this.results.push({ command: tag, rowCount: rowCountOf(tag), fields: this.fields, rows: this.rows });
+    this.fields = [];
+    this.rows = [];
+    this.signal();
+  }
+}
+
+function toResultField(field: FieldDescription): ResultField {
+  return {
+    name: field.name,
+    dataTypeOid: field.dataTypeOid,
+    tableOid: field.tableOid,
+    columnAttributeNumber: field.columnAttributeNumber,
+  };
+}
+
+function decodeText(value: Uint8Array | null): string | null {
+  return value === null ? null : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+}
+
+function rowCountOf(tag: string): number | null {
+  const match = /^(?:INSERT \d+|SELECT|UPDATE|DELETE|MERGE|MOVE|FETCH|COPY) (\d+)$/.exec(tag);
+  return match ? Number(match[1]) : null;
+}
+
+const authSqlStates = new Set(['28000', '28P01']);
+
+/**
+ * One connection to a PostgreSQL server, made by `connect()`. Commands run one at a time:
+ * `exec` and `query` wait their turn in order; `sendQuery` refuses with CONNECTION_BUSY
+ * while another command (or its unread results) is in progress, as libpq does.
+ * Asynchronous messages (notifications, notices, parameter reports) are handled whenever
+ * they arrive, and notifications are queued, never dropped. While no command runs, nothing
+ * reads the socket until consumeInput(), waitReadable() or a notification iterator asks.
+ */
+export class Connection extends EventEmitter<ConnectionEvents> {
+  private readonly stream: Duplex;
+  private readonly decoder: Decoder;
+  private readonly writer = new Writer();
+  private readonly queue = new Fifo<Notification>();
+  private readonly parameters = new Map<string, string>();
+  private readonly sendCancel: CancelSender;
+  private readonly turns = new Fifo<() => void>();
+  private locked = false;
+  private current: Command | undefined;
+  private startupHandler: ((message: BackendMessage) => void) | undefined;
+  private readers = new Set<() => void>();
+  private failure: ConnectionError | undefined;
+  private txStatus: TransactionStatus = 'unknown';
+  private key: BackendKey | undefined;
+  private tracer: Tracer | undefined;
+  private closing: Promise<void> | undefined;
+  /** The address of the server, as `host:port` or a socket path. */
+  readonly address: string;
+  /** True when the connection is encrypted with TLS. */
+  readonly tls: boolean;
+  /** The protocol version in use, after startup. */
+  protocolVersion = { major: 3, minor: 0 };
+  /** Options the server did not recognise (NegotiateProtocolVersion), for diagnostics. */
+  unrecognizedProtocolOptions: string[] = [];
+
+  /** Wraps a connected stream; use connect() rather than this. */
+  constructor(init: ConnectionInit) {
+    super();
+    this.stream = init.stream;
+    this.decoder = init.decoder ?? new Decoder();
+    this.tls = init.tls;
+    this.sendCancel = init.sendCancel;
+    this.address = init.address;
+    this.stream.on('readable', this.onReadable);
+    this.stream.on('end', this.onEnd);
+    this.stream.on('error', this.onError);
+    this.stream.on('close', this.onEnd);
+  }
+
+  /** libpq's PQstatus. */
+  get status(): ConnectionStatus {
+    if (!this.failure) return 'ok';
+    return this.failure.code === 'CONNECTION_CLOSED' ? 'closed' : 'bad';
+  }
+
+  private closedByUser(): boolean {
+    return this.failure?.code === 'CONNECTION_CLOSED';
+  }
+
+  /** libpq's PQbackendPID: the server process serving this connection. */
+  get backendPid(): number {
+    return this.key?.processId ?? 0;
+  }
+
+  /** The cancel key the server gave (BackendKeyData), or undefined before startup. */
+  get backendKey(): BackendKey | undefined {
+    return this.key;
+  }
+
+  /** libpq's PQserverVersion: 180004 for 18.4, 150018 for 15.18; 0 if unknown. */
+  get serverVersion(): number {
+    const text = this.parameters.get('server_version');
+    const match = text ? /^(\d+)(?:\.(\d+))?(?:\.(\d+))?/.exec(text) : null;
+    if (!match) return 0;
+    const major = Number(match[1]);
+    const minor = Number(match[2] ?? 0);
+    return major >= 10 ? major * 10000 + minor : major * 10000 + minor * 100 + Number(match[3] ?? 0);
+  }
+
+  /** libpq's PQtransactionStatus. */
+  get transactionStatus(): TransactionStatus {
+    if (this.failure) return 'unknown';
+    if (this.current && !this.current.finished) return 'active';
+    return this.txStatus;
+  }
+
+  /** libpq's PQparameterStatus: the last value the server reported for `name`. */
+  parameterStatus(name: string): string | undefined {
+    return this.parameters.get(name);
+  }
+
+  /** The number of notifications queued and not yet taken with notifies(). */
+  get pendingNotifications(): number {
+    return this.queue.length;
+  }
+
+  /**
+   * libpq's PQnotifies: takes the oldest queued notification off the queue, or returns
+   * null. Never reads the socket: call consumeInput() first.
+   */
+  notifies(): Notification | null {
+    return this.queue.shift() ?? null;
+  }
+
+  /**
+   * libpq's PQconsumeInput: takes every byte the socket has delivered so far, without
+   * waiting, decodes every whole message and queues notifications. Throws ConnectionError
+   * when the connection is lost or closed (notifications that arrived before are still
+   * queued), ProtocolError when the server's bytes are malformed.
+   */
+  consumeInput(): void {
+    if (!this.failure) this.pump();
+    if (this.failure) throw this.failure;
+  }
+
+  /**
+   * The select() of the libpq loop: resolves true as soon as there is input for
+   * consumeInput() (bytes in the socket or already decrypted inside TLS), false when
+   * `timeout` milliseconds pass first. Rejects when the connection is or becomes unusable,
+   * or the signal aborts. Without a timeout, no timer is set at all.
+   */
+  waitReadable(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    if (this.stream.readableLength > 0 || this.queue.length > 0) return Promise.resolve(true);
+    return new Promise<boolean>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (outcome: boolean | Error) => {
+        this.readers.delete(onReady);
+        this.off('close', onClose);
+        options.signal?.removeEventListener('abort', onAbort);
+        if (timer) clearTimeout(timer);
+        if (outcome instanceof Error) reject(outcome);
+        else resolve(outcome);
+      };
+      const onReady = () => settle(true);
+      const onClose = (error: ConnectionError | undefined) =>
+        settle(error ?? this.failure ?? new ConnectionError('CONNECTION_CLOSED', 'the connection is closed'));
+      const onAbort = () => settle(options.signal?.reason as Error);
+      this.readers.add(onReady);
+      this.once('close', onClose);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.timeout !== undefined) timer = setTimeout(() => settle(false), options.timeout);
+      this.stream.read(0);
+    });
+  }
+
+  /**
+   * libpq's PQexec: runs one or more SQL statements with the simple query protocol and
+   * resolves with the result of the last one. Rejects with ServerError if any statement
+   * failed (the connection stays usable). Waits for earlier commands to finish first.
+   */
+  async exec(sql: string): Promise<QueryResult> {
+    await this.takeTurn();
+    this.start((w) => writeQuery(w, sql));
+    return this.collect();
+  }
+
+  /**
+   * Runs one statement with the extended query protocol and text parameters, as
+   * PQexecParams: `query('SELECT pg_notify($1, $2)', [channel, payload])`. A null
+   * parameter is SQL NULL. Waits for earlier commands to finish first.
+   */
+  async query(sql: string, params: readonly (string | null)[] = []): Promise<QueryResult> {
+    await this.takeTurn();
+    this.start((w) => {
+      writeParse(w, { query: sql });
+      writeBind(w, { parameters: [...params] });
+      writeDescribe(w, 'P');
+      writeExecute(w);
+      writeSync(w);
+    });
+    return this.collect();
+  }
+
+  /**
+   * libpq's PQsendQuery: sends SQL without waiting; read the results with getResult()
+   * until it returns null. Throws CONNECTION_BUSY while another command is in progress.
+   */
+  sendQuery(sql: string): void {
+    this.assertUsable();
+    if (this.locked) {
+      throw new ConnectionError('CONNECTION_BUSY', 'another command is already in progress');
+    }
+    this.locked = true;
+    this.start((w) => writeQuery(w, sql));
+  }
+
+  /**
+   * libpq's PQgetResult: the next result of the command in progress, waiting for it;
+   * null once every result was returned. A failed statement rejects with ServerError,
+   * and the following call goes on with the remaining results.
+   */
+  async getResult(): Promise<QueryResult | null> {
+    const command = this.current;
+    if (!command) return null;
+    for (;;) {
+      const result = command.results.shift();
+      if (result instanceof ServerError) throw result;
+      if (result) return result;
+      if (command.finished) {
+        this.current = undefined;
+        this.releaseTurn();
+        return null;
+      }
+      if (this.failure) throw this.failure;
+      const changed = command.changed();
+      this.pumpSoon();
+      await changed;
+    }
+  }
+
+  /**
+   * libpq's PQisBusy: true when getResult() would have to wait for the server. Reads
+   * nothing; call consumeInput() to take what has arrived.
+   */
+  isBusy(): boolean {
+    const command = this.current;
+    return command !== undefined && command.results.length === 0 && !command.finished;
+  }
+
+  /**
+   * LISTEN on a channel, named verbatim (case, spaces, quotes and non-ASCII are kept: the
+   * name is quoted with escapeIdentifier). Resolves once the server has run it; inside a
+   * transaction block it takes effect at commit. Invalid names throw before anything is sent.
+   */
+  async listen(channel: string): Promise<void> {
+    checkChannel(channel);
+    await this.exec(`LISTEN ${escapeIdentifier(channel)}`);
+  }
+
+  /** UNLISTEN one channel (named verbatim), or every channel when none is given. */
+  async unlisten(channel?: string): Promise<void> {
+    if (channel === undefined) {
+      await this.exec('UNLISTEN *');
+      return;
+    }
+    checkChannel(channel);
+    await this.exec(`UNLISTEN ${escapeIdentifier(channel)}`);
+  }
+
+  /**
+   * NOTIFY through `pg_notify($1, $2)` with parameters, so the channel is taken verbatim
+   * and the payload needs no quoting. Outside a transaction block it is delivered when this
+   * resolves. A channel over 63 bytes or a payload of 8000 bytes or more throws RangeError
+   * before anything is sent.
+   */
+  async notify(channel: string, payload = ''): Promise<void> {
+    checkChannel(channel);
+    checkPayload(payload);
+    await this.query('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
+  /**
+   * The notifications of this connection as an async iterator: it drains the queue first,
+   * then waits for the socket to be readable and consumes input, as the libpq loop does.
+   * It ends without error on `break`, when the signal aborts, when close() is called, or
+   * when `idleTimeout` milliseconds pass with nothing to read; it throws ConnectionError
+   * when the connection is lost.
+   */
+  async *notifications(
+    options: { signal?: AbortSignal; idleTimeout?: number } = {},
+  ): AsyncGenerator<Notification, void, undefined> {
+    const { signal, idleTimeout } = options;
+    for (;;) {
+      const next = this.notifies();
+      if (next) {
+        yield next;
+        continue;
+      }
+      if (signal?.aborted || this.closedByUser()) return;
+      let ready: boolean;
+      try {
+        ready = await this.waitReadable({
+          ...(idleTimeout === undefined ? {} : { timeout: idleTimeout }),
+          ...(signal === undefined ? {} : { signal }),
+        });
+      } catch (error) {
+        if (signal?.aborted || this.closedByUser()) return;
+        throw error;
+      }
+      if (!ready) return;
+      if (!this.failure) this.pump();
+    }
+  }
+
+  /**
+   * libpq's PQcancel: asks the server, over a new connection, to cancel the command in
+   * progress. Resolves when the request was delivered; whether anything was cancelled
+   * shows in the command's own outcome (SQLSTATE 57014).
+   */
+  async cancel(): Promise<void> {
+    const key = this.key;
+    if (!key) throw new ConnectionError('CONNECTION_CLOSED', 'no cancel key: the connection was not started');
+    await this.sendCancel(key);
+  }
+
+  /**
+   * libpq's PQfinish: sends Terminate and closes the socket. Pending commands and waits
+   * reject with CONNECTION_CLOSED. Safe to call more than once.
+   */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = new Promise<void>((resolve) => {
+        if (this.failure) {
+          resolve();
+          return;
+        }
+        const stream = this.stream;
+        this.writer.reset();
+        writeTerminate(this.writer);
+        const bytes = this.writer.toBytes();
+        this.writer.reset();
+        this.teardown(new ConnectionError('CONNECTION_CLOSED', 'the connection was closed'));
+        stream.once('close', () => resolve());
+        this.tracer?.frontend(bytes);
+        stream.end(bytes);
+        stream.resume();
+      });
+    }
+    return this.closing;
+  }
+
+  /** libpq's PQescapeIdentifier: see escapeIdentifier(). */
+  escapeIdentifier(value: string): string {
+    return escapeIdentifier(value);
+  }
+
+  /** libpq's PQescapeLiteral: see escapeLiteral(). */
+  escapeLiteral(value: string): string {
+    return escapeLiteral(value);
+  }
+
+  /** `await using conn = await connect(...)` closes the connection at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * libpq's PQtrace: from now on every message both ways is reported to `tracer`; pass
+   * undefined to stop. Passwords and SASL secrets are never traced in clear.
+   */
+  setTracer(tracer: Tracer | undefined): void {
+    this.tracer = tracer;
+  }
+
+  /**
+   * Runs the startup exchange (StartupMessage, authentication, parameter reports, cancel
+   * key) and resolves at the first ReadyForQuery. Used by connect().
+   */
+  startup(
+    parameters: Record<string, string>,
+    protocol: { major: 3; minor: 0 | 2 },
+    minimum: { major: 3; minor: 0 | 2 },
+    authenticator: Authenticator,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const finish = (error?: Error) => {
+        this.startupHandler = undefined;
+        this.off('close', onClose);
+        if (error) {
+          const failure = error instanceof ConnectionError ? error : this.lostWith(error);
+          this.teardown(failure);
+          reject(failure);
+        } else resolve();
+      };
+      const onClose = (error: ConnectionError | undefined) =>
+        finish(error ?? new ConnectionError('CONNECTION_CLOSED', 'the connection was closed'));
+      this.once('close', onClose);
+      this.protocolVersion = protocol;
+      this.startupHandler = (message) => {
+        switch (message.type) {
+          case 'AuthenticationOk':
+          case 'AuthenticationCleartextPassword':
+          case 'AuthenticationMD5Password':
+          case 'AuthenticationSASL':
+          case 'AuthenticationSASLContinue':
+          case 'AuthenticationSASLFinal':
+          case 'AuthenticationKerberosV5':
+          case 'AuthenticationGSS':
+          case 'AuthenticationGSSContinue':
+          case 'AuthenticationSSPI':
+            authenticator.respond(message, this.writer).then(() => this.flush(), finish);
+            return;
+          case 'NegotiateProtocolVersion': {
+            const offered = { major: 3, minor: message.newestMinorVersion } as const;
+            if (offered.minor < minimum.minor) {
+              finish(
+                new ConnectionError(
+                  'CONNECTION_UNSUPPORTED',
+                  `the server supports protocol 3.${offered.minor} at most, but min_protocol_version is 3.${minimum.minor}`,
+                ),
+              );
+              return;
+            }
+            this.protocolVersion = { major: 3, minor: Math.min(offered.minor, protocol.minor) };
+            this.unrecognizedProtocolOptions = message.unrecognizedOptions;
+            return;
+          }
+          case 'BackendKeyData':
+            if (this.protocolVersion.minor < 2 && message.secretKey.length !== 4) {
+              finish(new ProtocolError('a protocol 3.0 server sent a cancel key that is not 4 bytes', 0));
+              return;
+            }
+            this.key = { processId: message.processId, secretKey: message.secretKey };
+            return;
+          case 'ErrorResponse': {
+            const error = new ServerError(message.fields);
+            const code = authSqlStates.has(error.code) ? 'CONNECTION_AUTH' : 'CONNECTION_REJECTED';
+            finish(
+              new ConnectionError(code, `${this.address}: ${error.message}`, {
+                cause: error,
+                sqlState: error.code,
+                address: this.address,
+              }),
+            );
+            return;
+          }
+          case 'ReadyForQuery':
+            this.txStatus = transactionStatusOf(message.transactionStatus);
+            finish();
+            return;
+          default:
+            finish(new ProtocolError(`unexpected ${message.type} during startup`, 0));
+        }
+      };
+      writeStartupMessage(this.writer, { protocolVersion: protocol, parameters });
+      this.flush();
+      this.pumpSoon();
+    });
+  }
+
+  /** Sends whatever was written into the connection's writer. */
+  private flush(): void {
+    if (this.writer.length === 0) return;
+    const bytes = this.writer.toBytes();
+    this.writer.reset();
+    this.tracer?.frontend(bytes);
+    this.stream.write(bytes);
+  }
+
+  private start(write: (writer: Writer) => void): void {
+    this.assertUsable();
+    this.current = new Command();
+    write(this.writer);
+    this.txStatus = 'unknown';
+    this.flush();
+    this.pumpSoon();
+  }
+
+  private async collect(): Promise<QueryResult> {
+    let last: QueryResult | undefined;
+    let error: ServerError | undefined;
+    for (;;) {
+      try {
+        const result = await this.getResult();
+        if (result === null) break;
+        last = result;
+      } catch (caught) {
+        if (!(caught instanceof ServerError)) throw caught;
+        error ??= caught;
+      }
+    }
+    if (error) throw error;
+    return last ?? { command: '', rowCount: null, fields: [], rows: [] };
+  }
+
+  /** Waits until no command is in progress, in call order. */
+  private takeTurn(): Promise<void> {
+    this.assertUsable();
+    if (!this.locked) {
+      this.locked = true;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.turns.push(() => {
+        if (this.failure) reject(this.failure);
+        else resolve();
+      });
+    });
+  }
+
+  /** Hands the connection to the next waiting command, or unlocks it. */
+  private releaseTurn(): void {
+    const next = this.turns.shift();
+    if (next) next();
+    else this.locked = false;
+  }
+
+  private assertUsable(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  private readonly onReadable = (): void => {
+    if (this.wantsInput()) this.pump();
+    this.wakeReaders();
+  };
+
+  private wakeReaders(): void {
+    for (const ready of [...this.readers]) ready();
+  }
+
+  private wantsInput(): boolean {
+    return this.startupHandler !== undefined || (this.current !== undefined && !this.current.finished);
+  }
+
+  private pumpSoon(): void {
+    queueMicrotask(() => {
+      if (!this.failure && this.wantsInput()) this.pump();
+    });
+  }
+
+  /** Reads everything buffered in the stream and handles every whole message. */
+  private pump(): void {
+    try {
+      for (let chunk = this.stream.read() as Buffer | null; chunk !== null; chunk = this.stream.read()) {
+        this.decoder.push(chunk);
+      }
+      for (let message = this.decoder.next(); message !== null; message = this.decoder.next()) {
+        this.dispatch(message);
+      }
+    } catch (error) {
+      this.teardown(this.lostWith(error));
+    }
+    if (this.queue.length > 0) this.wakeReaders();
+  }
+
+  /** Routes one message: asynchronous ones first, whatever the connection is doing. */
+  private dispatch(message: BackendMessage): void {
+    this.tracer?.backend(message);
+    switch (message.type) {
+      case 'NotificationResponse': {
+        const wasEmpty = this.queue.length === 0;
+        this.queue.push({ channel: message.channel, payload: message.payload, processId: message.processId });
+        if (wasEmpty) this.emit('notification');
+        return;
+      }
+      case 'NoticeResponse':
+        this.emit('notice', message.fields);
+        return;
+      case 'ParameterStatus':
+        this.parameters.set(message.name, message.value);
+        this.emit('parameterStatus', message.name, message.value);
+        return;
+      default:
+        break;
+    }
+    if (this.startupHandler) {
+      this.startupHandler(message);
+      return;
+    }
+    if (message.type === 'ReadyForQuery') this.txStatus = transactionStatusOf(message.transactionStatus);
+    const command = this.current;
+    if (command && !command.finished && command.handle(message)) return;
+    if (message.type === 'ErrorResponse') {
+      const error = new ServerError(message.fields);
+      this.teardown(
+        new ConnectionError('CONNECTION_LOST', `the server ended the connection: ${error.message}`, {
+          cause: error,
+          sqlState: error.code,
+          address: this.address,
+        }),
+      );
+      return;
+    }
+    throw new ProtocolError(`unexpected ${message.type} while no command was running`, 0);
+  }
+
+  private readonly onEnd = (): void => {
+    this.teardown(
+      new ConnectionError('CONNECTION_LOST', `the server closed the connection (${this.address})`, {
+        address: this.address,
+      }),
+    );
+  };
+
+  private readonly onError = (error: Error): void => {
+    this.teardown(this.lostWith(error));
+  };
+
+  private lostWith(error: unknown): ConnectionError {
+    if (error instanceof ConnectionError) return error;
+    if (error instanceof ProtocolError) {
+      return new ConnectionError('CONNECTION_LOST', `protocol error from ${this.address}: ${error.message}`, {
+        cause: error,
+        address: this.address,
+      });
+    }
+    const text = error instanceof Error ? error.message : String(error);
+    return new ConnectionError('CONNECTION_LOST', `connection to ${this.address} lost: ${text}`, {
+      cause: error,
+      address: this.address,
+    });
+  }
+
+  /** The one teardown path: every error, end of stream or close() comes through here. */
+  private teardown(error: ConnectionError): void {
+    if (this.failure) return;
+    this.failure = error;
+    const stream = this.stream;
+    stream.off('readable', this.onReadable);
+    stream.off('end', this.onEnd);
+    stream.off('close', this.onEnd);
+    stream.off('error', this.onError);
+    stream.on('error', () => undefined);
+    if (error.code !== 'CONNECTION_CLOSED') stream.destroy();
+    this.current?.signal();
+    for (const waiter of this.turns.drain()) waiter();
+    this.readers.clear();
+    this.emit('close', error.code === 'CONNECTION_CLOSED' ? undefined : error);
+  }
+}
+
+function transactionStatusOf(status: 'I' | 'T' | 'E'): TransactionStatus {
+  return status === 'I' ? 'idle' : status === 'T' ? 'intrans' : 'inerror';
+}

@@ -1,0 +1,30 @@
+import { expect, inject } from 'vitest';
+import { type Connection, ConnectionError, connect } from '../../src/index.js';
+import type { TestServerInfo } from './global-setup.js';
+
+/** The server of this test run (see global-setup.ts). */
+export const server: TestServerInfo = inject('pg');
+
+/** Connects as the superuser to the test server, TLS as sslmode=prefer negotiates it. */
+export function connectTest(extra: Parameters<typeof connect>[1] = {}): Promise<Connection> {
+  return connect(server.url, extra);
+}
+
+/** The managed cluster's details, or a reason to skip when the run uses an outside server. */
+export const managed = server.managed ? server : undefined;
+
+/**
+ * Connects and expects that to fail: resolves with the ConnectionError (a connection that
+ * unexpectedly succeeds is closed and reported as a failed expectation).
+ */
+export async function connectFailure(...args: Parameters<typeof connect>): Promise<ConnectionError> {
+  let conn: Connection;
+  try {
+    conn = await connect(...args);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConnectionError);
+    return error as ConnectionError;
+  }
+  await conn.close();
+  throw new Error(`expected the connection to fail, but it reached ${conn.address}`);
+}

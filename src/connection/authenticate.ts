@@ -5,12 +5,12 @@ import {
   writeSASLInitialResponse,
   writeSASLResponse,
 } from '../protocol/index.js';
-import { md5PasswordMessage } from './auth/md5.js';
 import {
   chooseSaslMechanism,
   clientSupportsChannelBinding,
   tlsServerEndPointHash,
 } from './auth/channel-binding.js';
+import { md5PasswordMessage } from './auth/md5.js';
 import { ScramClient } from './auth/scram.js';
 import type { ConnectionConfig, RequireAuthMethod } from './config.js';
 import { ConnectionError } from './errors.js';
@@ -48,12 +48,15 @@ export class Authenticator {
     this.context = context;
   }
 
-  /** Handles one Authentication* message other than AuthenticationOk. */
-  async respond(message: AuthenticationMessage, writer: Writer): Promise<void> {
+  /**
+   * Answers one Authentication* request other than AuthenticationOk, writing the reply into
+   * `writer`. The server waits for that reply, so nothing else arrives meanwhile.
+   */
+  async respond(
+    message: Exclude<AuthenticationMessage, { type: 'AuthenticationOk' }>,
+    writer: Writer,
+  ): Promise<void> {
     switch (message.type) {
-      case 'AuthenticationOk':
-        this.finish();
-        return;
       case 'AuthenticationCleartextPassword': {
         this.allow('password', 'the server requested a cleartext password');
         writePasswordMessage(writer, await this.password());
@@ -87,12 +90,14 @@ export class Authenticator {
         return;
       }
       case 'AuthenticationSASLContinue': {
-        if (!this.scram || this.scram.completed) fail('the server sent an unexpected SASL continuation');
+        if (!this.scram || this.scram.completed)
+          fail('the server sent an unexpected SASL continuation');
         writeSASLResponse(writer, await this.scram.handleServerFirstAsync(message.data));
         return;
       }
       case 'AuthenticationSASLFinal': {
-        if (!this.scram || this.scram.completed) fail('the server sent an unexpected SASL final message');
+        if (!this.scram || this.scram.completed)
+          fail('the server sent an unexpected SASL final message');
         this.scram.verifyServerFinal(message.data);
         return;
       }
@@ -109,8 +114,11 @@ export class Authenticator {
     }
   }
 
-  /** Called at AuthenticationOk: checks that what happened satisfies the requirements. */
-  private finish(): void {
+  /**
+   * Called at AuthenticationOk, synchronously, before any later message is looked at:
+   * throws unless what happened satisfies require_auth and channel_binding.
+   */
+  accept(): void {
     if (this.scram && !this.scram.completed) {
       fail('the server sent AuthenticationOk before the SCRAM exchange completed');
     }
@@ -122,7 +130,11 @@ export class Authenticator {
   }
 
   private allow(method: Method, what: string): void {
-    if (this.config.channelBinding === 'require' && method !== 'scram-sha-256' && method !== 'none') {
+    if (
+      this.config.channelBinding === 'require' &&
+      method !== 'scram-sha-256' &&
+      method !== 'none'
+    ) {
       fail(`channel binding is required, but ${what}`);
     }
     const requirement = this.config.requireAuth;

@@ -3,11 +3,18 @@ import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { Decoder, Writer, writeCancelRequest, writeSSLRequest } from '../protocol/index.js';
-import { type DialError, type Dialer, type DialTarget, dialSocket, readExactly, startTls } from '../socket/socket.js';
+import {
+  type DialError,
+  type Dialer,
+  type DialTarget,
+  dialSocket,
+  readExactly,
+  startTls,
+} from '../socket/socket.js';
 import { Authenticator } from './authenticate.js';
 import type { ConnectionConfig, ConnectOptions, HostTarget } from './config.js';
-import { resolveConfig } from './conninfo.js';
 import { type BackendKey, Connection } from './connection.js';
+import { resolveConfig } from './conninfo.js';
 import { ConnectionError } from './errors.js';
 import { lookupPassword } from './pgpass.js';
 import { tlsOptions } from './tls.js';
@@ -37,7 +44,9 @@ export async function connect(
   const config = resolveConfig(conninfo, overrides);
   const hosts = config.loadBalanceHosts === 'random' ? shuffled(config.hosts) : config.hosts;
   const passes: SessionAttrs[] =
-    config.targetSessionAttrs === 'prefer-standby' ? ['standby', 'any'] : [config.targetSessionAttrs];
+    config.targetSessionAttrs === 'prefer-standby'
+      ? ['standby', 'any']
+      : [config.targetSessionAttrs];
   const failures: ConnectionError[] = [];
   for (const wanted of passes) {
     for (const host of hosts) {
@@ -53,7 +62,8 @@ export async function connect(
           return await attempt(config, host, target, wanted, dialer, onWarning);
         } catch (error) {
           const failure = asConnectionError(error);
-          if (failure.code === 'CONNECTION_AUTH' || failure.code === 'CONNECTION_CONFIG') throw failure;
+          if (failure.code === 'CONNECTION_AUTH' || failure.code === 'CONNECTION_CONFIG')
+            throw failure;
           failures.push(failure);
         }
       }
@@ -76,9 +86,13 @@ function asConnectionError(error: unknown): ConnectionError {
   if (error instanceof ConnectionError) return error;
   if (error instanceof Error && error.name === 'DialError') {
     const dial = error as DialError;
-    return new ConnectionError(dial.reason === 'timeout' ? 'CONNECTION_TIMEOUT' : 'CONNECTION_REFUSED', dial.message, {
-      cause: error,
-    });
+    return new ConnectionError(
+      dial.reason === 'timeout' ? 'CONNECTION_TIMEOUT' : 'CONNECTION_REFUSED',
+      dial.message,
+      {
+        cause: error,
+      },
+    );
   }
   const text = error instanceof Error ? error.message : String(error);
   return new ConnectionError('CONNECTION_REFUSED', text, { cause: error });
@@ -95,22 +109,33 @@ function shuffled<T>(items: readonly T[]): T[] {
 
 /** Every address to try for one host: its socket, its hostaddr, or each DNS address. */
 async function dialTargets(host: HostTarget): Promise<DialTarget[]> {
-  if (host.socketPath !== undefined) return [{ kind: 'unix', path: host.socketPath, label: `socket "${host.socketPath}"` }];
+  if (host.socketPath !== undefined)
+    return [{ kind: 'unix', path: host.socketPath, label: `socket "${host.socketPath}"` }];
   const label = (address: string) =>
     address === host.host ? `${host.host}:${host.port}` : `${host.host} (${address}):${host.port}`;
   if (host.hostaddr !== undefined) {
     return [{ kind: 'tcp', host: host.hostaddr, port: host.port, label: label(host.hostaddr) }];
   }
-  if (isIP(host.host) !== 0) return [{ kind: 'tcp', host: host.host, port: host.port, label: label(host.host) }];
+  if (isIP(host.host) !== 0)
+    return [{ kind: 'tcp', host: host.host, port: host.port, label: label(host.host) }];
   let addresses: { address: string }[];
   try {
     addresses = await lookup(host.host, { all: true });
   } catch (error) {
-    throw new ConnectionError('CONNECTION_REFUSED', `could not translate host name "${host.host}" to address`, {
-      cause: error,
-    });
+    throw new ConnectionError(
+      'CONNECTION_REFUSED',
+      `could not translate host name "${host.host}" to address`,
+      {
+        cause: error,
+      },
+    );
   }
-  return addresses.map(({ address }) => ({ kind: 'tcp', host: address, port: host.port, label: label(address) }));
+  return addresses.map(({ address }) => ({
+    kind: 'tcp',
+    host: address,
+    port: host.port,
+    label: label(address),
+  }));
 }
 
 type Encryption = 'plain' | 'negotiate' | 'direct';
@@ -203,7 +228,12 @@ async function startSession(
         'abort',
         () => {
           stream?.destroy();
-          reject(new ConnectionError('CONNECTION_TIMEOUT', `timeout expired connecting to ${target.label}`));
+          reject(
+            new ConnectionError(
+              'CONNECTION_TIMEOUT',
+              `timeout expired connecting to ${target.label}`,
+            ),
+          );
         },
         { once: true },
       );
@@ -238,7 +268,10 @@ async function open(
       socket.write(writer.toBytes());
       const answer = await readExactly(socket, 1);
       if (answer[0] === 0x4e) {
-        throw new ConnectionError('CONNECTION_TLS', `${target.label}: the server does not support SSL, but SSL was required`);
+        throw new ConnectionError(
+          'CONNECTION_TLS',
+          `${target.label}: the server does not support SSL, but SSL was required`,
+        );
       }
       if (answer[0] !== 0x53) {
         throw new ConnectionError(
@@ -247,16 +280,23 @@ async function open(
         );
       }
       if (socket.readableLength > 0) {
-        throw new ConnectionError('CONNECTION_TLS', `${target.label}: received unencrypted data after SSL response`);
+        throw new ConnectionError(
+          'CONNECTION_TLS',
+          `${target.label}: received unencrypted data after SSL response`,
+        );
       }
     }
     return await startTls({ ...tlsOptions(config, host.host), socket });
   } catch (error) {
     socket.destroy();
     if (error instanceof ConnectionError) throw error;
-    throw new ConnectionError('CONNECTION_TLS', `${target.label}: SSL error: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new ConnectionError(
+      'CONNECTION_TLS',
+      `${target.label}: SSL error: ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -295,7 +335,10 @@ async function checkSessionAttrs(connection: Connection, wanted: SessionAttrs): 
   if (wanted === 'any' || wanted === 'prefer-standby') return;
   const value = async (sql: string) => (await connection.exec(sql)).rows[0]?.[0] ?? null;
   const hot = connection.parameterStatus('in_hot_standby');
-  const standby = hot !== undefined ? hot === 'on' : (await value('SELECT pg_catalog.pg_is_in_recovery()')) === 't';
+  const standby =
+    hot !== undefined
+      ? hot === 'on'
+      : (await value('SELECT pg_catalog.pg_is_in_recovery()')) === 't';
   let suits: boolean;
   if (wanted === 'primary' || wanted === 'standby') {
     suits = (wanted === 'standby') === standby;
@@ -309,7 +352,12 @@ async function checkSessionAttrs(connection: Connection, wanted: SessionAttrs): 
   }
   if (suits) return;
   await connection.close();
-  const state = wanted === 'primary' || wanted === 'standby' ? (standby ? 'a standby' : 'a primary') : 'not suitable';
+  const state =
+    wanted === 'primary' || wanted === 'standby'
+      ? standby
+        ? 'a standby'
+        : 'a primary'
+      : 'not suitable';
   throw new ConnectionError(
     'CONNECTION_REJECTED',
     `${connection.address}: server is ${state} for target_session_attrs=${wanted}`,
@@ -327,7 +375,15 @@ async function sendCancel(
   key: BackendKey,
 ): Promise<void> {
   const timeoutMs = config.connectTimeout > 0 ? Math.max(config.connectTimeout, 2) * 1000 : 10_000;
-  const stream = await open(config, host, target, encryption, dialer, AbortSignal.timeout(timeoutMs), timeoutMs);
+  const stream = await open(
+    config,
+    host,
+    target,
+    encryption,
+    dialer,
+    AbortSignal.timeout(timeoutMs),
+    timeoutMs,
+  );
   const writer = new Writer();
   writeCancelRequest(writer, key.processId, key.secretKey);
   await new Promise<void>((resolve) => {

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
+import type { NoticeFields } from '../protocol/fields.js';
 import {
   type BackendMessage,
   Decoder,
@@ -15,10 +16,9 @@ import {
   writeSync,
   writeTerminate,
 } from '../protocol/index.js';
-import type { NoticeFields } from '../protocol/fields.js';
 import type { Authenticator } from './authenticate.js';
-import { ConnectionError, ServerError } from './errors.js';
 import { checkChannel, checkPayload } from './channels.js';
+import { ConnectionError, ServerError } from './errors.js';
 import { escapeIdentifier, escapeLiteral } from './escape.js';
 import { Fifo } from './fifo.js';
 
@@ -153,7 +153,12 @@ class Command {
   }
 
   private complete(tag: string): void {
-    this.results.push({ command: tag, rowCount: rowCountOf(tag), fields: this.fields, rows: this.rows });
+    this.results.push({
+      command: tag,
+      rowCount: rowCountOf(tag),
+      fields: this.fields,
+      rows: this.rows,
+    });
     this.fields = [];
     this.rows = [];
     this.signal();
@@ -170,7 +175,9 @@ function toResultField(field: FieldDescription): ResultField {
 }
 
 function decodeText(value: Uint8Array | null): string | null {
-  return value === null ? null : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
+  return value === null
+    ? null
+    : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
 }
 
 function rowCountOf(tag: string): number | null {
@@ -255,7 +262,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (!match) return 0;
     const major = Number(match[1]);
     const minor = Number(match[2] ?? 0);
-    return major >= 10 ? major * 10000 + minor : major * 10000 + minor * 100 + Number(match[3] ?? 0);
+    return major >= 10
+      ? major * 10000 + minor
+      : major * 10000 + minor * 100 + Number(match[3] ?? 0);
   }
 
   /** libpq's PQtransactionStatus. */
@@ -316,7 +325,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       };
       const onReady = () => settle(true);
       const onClose = (error: ConnectionError | undefined) =>
-        settle(error ?? this.failure ?? new ConnectionError('CONNECTION_CLOSED', 'the connection is closed'));
+        settle(
+          error ??
+            this.failure ??
+            new ConnectionError('CONNECTION_CLOSED', 'the connection is closed'),
+        );
       const onAbort = () => settle(options.signal?.reason as Error);
       this.readers.add(onReady);
       this.once('close', onClose);
@@ -472,7 +485,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   async cancel(): Promise<void> {
     const key = this.key;
-    if (!key) throw new ConnectionError('CONNECTION_CLOSED', 'no cancel key: the connection was not started');
+    if (!key)
+      throw new ConnectionError(
+        'CONNECTION_CLOSED',
+        'no cancel key: the connection was not started',
+      );
     await this.sendCancel(key);
   }
 
@@ -552,6 +569,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.startupHandler = (message) => {
         switch (message.type) {
           case 'AuthenticationOk':
+            try {
+              authenticator.accept();
+            } catch (error) {
+              finish(error as Error);
+            }
+            return;
           case 'AuthenticationCleartextPassword':
           case 'AuthenticationMD5Password':
           case 'AuthenticationSASL':
@@ -564,7 +587,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
             authenticator.respond(message, this.writer).then(() => this.flush(), finish);
             return;
           case 'NegotiateProtocolVersion': {
-            const offered = { major: 3, minor: message.newestMinorVersion } as const;
+            const offered = { major: 3, minor: message.newestMinorVersion & 0xffff } as const;
             if (offered.minor < minimum.minor) {
               finish(
                 new ConnectionError(
@@ -580,7 +603,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           }
           case 'BackendKeyData':
             if (this.protocolVersion.minor < 2 && message.secretKey.length !== 4) {
-              finish(new ProtocolError('a protocol 3.0 server sent a cancel key that is not 4 bytes', 0));
+              finish(
+                new ProtocolError('a protocol 3.0 server sent a cancel key that is not 4 bytes', 0),
+              );
               return;
             }
             this.key = { processId: message.processId, secretKey: message.secretKey };
@@ -682,7 +707,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   private wantsInput(): boolean {
-    return this.startupHandler !== undefined || (this.current !== undefined && !this.current.finished);
+    return (
+      this.startupHandler !== undefined || (this.current !== undefined && !this.current.finished)
+    );
   }
 
   private pumpSoon(): void {
@@ -694,10 +721,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Reads everything buffered in the stream and handles every whole message. */
   private pump(): void {
     try {
-      for (let chunk = this.stream.read() as Buffer | null; chunk !== null; chunk = this.stream.read()) {
+      for (
+        let chunk = this.stream.read() as Buffer | null;
+        chunk !== null;
+        chunk = this.stream.read()
+      ) {
         this.decoder.push(chunk);
       }
-      for (let message = this.decoder.next(); message !== null; message = this.decoder.next()) {
+      for (
+        let message = this.decoder.next();
+        message !== null && !this.failure;
+        message = this.decoder.next()
+      ) {
         this.dispatch(message);
       }
     } catch (error) {
@@ -712,7 +747,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     switch (message.type) {
       case 'NotificationResponse': {
         const wasEmpty = this.queue.length === 0;
-        this.queue.push({ channel: message.channel, payload: message.payload, processId: message.processId });
+        this.queue.push({
+          channel: message.channel,
+          payload: message.payload,
+          processId: message.processId,
+        });
         if (wasEmpty) this.emit('notification');
         return;
       }
@@ -730,17 +769,22 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.startupHandler(message);
       return;
     }
-    if (message.type === 'ReadyForQuery') this.txStatus = transactionStatusOf(message.transactionStatus);
+    if (message.type === 'ReadyForQuery')
+      this.txStatus = transactionStatusOf(message.transactionStatus);
     const command = this.current;
     if (command && !command.finished && command.handle(message)) return;
     if (message.type === 'ErrorResponse') {
       const error = new ServerError(message.fields);
       this.teardown(
-        new ConnectionError('CONNECTION_LOST', `the server ended the connection: ${error.message}`, {
-          cause: error,
-          sqlState: error.code,
-          address: this.address,
-        }),
+        new ConnectionError(
+          'CONNECTION_LOST',
+          `the server ended the connection: ${error.message}`,
+          {
+            cause: error,
+            sqlState: error.code,
+            address: this.address,
+          },
+        ),
       );
       return;
     }
@@ -762,10 +806,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private lostWith(error: unknown): ConnectionError {
     if (error instanceof ConnectionError) return error;
     if (error instanceof ProtocolError) {
-      return new ConnectionError('CONNECTION_LOST', `protocol error from ${this.address}: ${error.message}`, {
-        cause: error,
-        address: this.address,
-      });
+      return new ConnectionError(
+        'CONNECTION_LOST',
+        `protocol error from ${this.address}: ${error.message}`,
+        {
+          cause: error,
+          address: this.address,
+        },
+      );
     }
     const text = error instanceof Error ? error.message : String(error);
     return new ConnectionError('CONNECTION_LOST', `connection to ${this.address} lost: ${text}`, {

@@ -1,9 +1,13 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { checkServerIdentity, type ConnectionOptions as TlsOptions, type PeerCertificate } from 'node:tls';
-import { isIP } from 'node:net';
+import {
+  checkServerIdentity,
+  type PeerCertificate,
+  type ConnectionOptions as TlsOptions,
+} from 'node:tls';
 import type { ConnectionConfig } from './config.js';
 import { ConnectionError } from './errors.js';
 
@@ -16,9 +20,13 @@ function readTlsFile(what: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
-    throw new ConnectionError('CONNECTION_TLS', `could not read ${what} "${path}": ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new ConnectionError(
+      'CONNECTION_TLS',
+      `could not read ${what} "${path}": ${(error as Error).message}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -38,7 +46,8 @@ export function tlsOptions(config: ConnectionConfig, host: string, socket?: Dupl
   const rootPath = config.sslrootcert ?? defaultFile('root.crt');
   const system = config.sslrootcert === 'system';
   const rootExists = system || existsSync(rootPath);
-  const verify = mode === 'verify-ca' || mode === 'verify-full' || (mode === 'require' && rootExists);
+  const verify =
+    mode === 'verify-ca' || mode === 'verify-full' || (mode === 'require' && rootExists);
   if (verify && !rootExists) {
     throw new ConnectionError(
       'CONNECTION_TLS',
@@ -65,6 +74,7 @@ export function tlsOptions(config: ConnectionConfig, host: string, socket?: Dupl
     options.key = readTlsFile('client key', config.sslkey ?? defaultFile('postgresql.key'));
     if (config.sslpassword !== undefined) options.passphrase = config.sslpassword;
   }
-  if (config.sslcrl !== undefined) options.crl = readTlsFile('certificate revocation list', config.sslcrl);
+  if (config.sslcrl !== undefined)
+    options.crl = readTlsFile('certificate revocation list', config.sslcrl);
   return options;
 }

@@ -17,7 +17,9 @@ export const managed = server.managed ? server : undefined;
  * Connects and expects that to fail: resolves with the ConnectionError (a connection that
  * unexpectedly succeeds is closed and reported as a failed expectation).
  */
-export async function connectFailure(...args: Parameters<typeof connect>): Promise<ConnectionError> {
+export async function connectFailure(
+  ...args: Parameters<typeof connect>
+): Promise<ConnectionError> {
   let conn: Connection;
   try {
     conn = await connect(...args);

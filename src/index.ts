@@ -1,0 +1,17 @@
+export type { ConnectionConfig, ConnectOptions, HostTarget } from './connection/config.js';
+export { connect, type RuntimeOptions } from './connection/connect.js';
+export {
+  type BackendKey,
+  Connection,
+  type ConnectionEvents,
+  type ConnectionStatus,
+  type Notification,
+  type QueryResult,
+  type ResultField,
+  type TransactionStatus,
+} from './connection/connection.js';
+export { ConnectionError, type ConnectionErrorCode, ServerError } from './connection/errors.js';
+export { escapeIdentifier, escapeLiteral } from './connection/escape.js';
+export { PgClientError, ProtocolError } from './protocol/errors.js';
+export type { NoticeFields } from './protocol/fields.js';
+export type { Dialer, DialOptions, DialTarget } from './socket/socket.js';

@@ -1,0 +1,51 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { connectTest, server } from './support/server.js';
+
+function run(script: string, channel?: string): { child: ChildProcess; output: () => string } {
+  let output = '';
+  const child = spawn(process.execPath, ['--import', 'tsx', script, server.url], {
+    env: { ...process.env, ...(channel ? { CHANNEL: channel } : {}) },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  return { child, output: () => output };
+}
+
+describe('examples', () => {
+  it('three-connections: 2 and 3 receive once each, the late joiner nothing', async () => {
+    const { child, output } = run('examples/three-connections.ts');
+    const [code] = await once(child, 'exit');
+    const text = output();
+    expect(code, text).toBe(0);
+    expect(text).toMatch(/connection 2 received "hello from connection 1"/);
+    expect(text).toMatch(/connection 3 received "hello from connection 1"/);
+    const senderPid = /the sender was connection 1, pid (\d+)/.exec(text)?.[1];
+    expect(text).toContain(`from pid ${senderPid}`);
+    expect(text).toMatch(/connection 4 \(joined after the first NOTIFY\) first received "marker"/);
+    expect(text).toContain('nothing else arrived anywhere: true');
+  });
+
+  it('libpq-loop: prints four notifications with the sender pid, then stops', async () => {
+    const channel = `loop_${process.pid}`;
+    const { child, output } = run('examples/libpq-loop.ts', channel);
+    await once(child, 'message');
+    await using notifier = await connectTest();
+    for (let i = 1; i <= 4; i++) await notifier.notify(channel, `n${i}`);
+    const [code] = await once(child, 'exit');
+    const text = output();
+    expect(code, text).toBe(0);
+    for (let i = 1; i <= 4; i++) {
+      expect(text).toContain(
+        `ASYNC NOTIFY of "${channel}" received from backend PID ${notifier.backendPid}: "n${i}"`,
+      );
+    }
+    expect(text.trimEnd().endsWith('Done.')).toBe(true);
+  });
+});

@@ -133,7 +133,7 @@ describe('odd bytes and timings after startup', () => {
 
   it('a notification sent one byte at a time arrives whole', async () => {
     const conn = await ready(async (session) => {
-      const frame = [0x41, 0, 0, 0, 16, 0, 0, 0, 9, 0x63, 0x68, 0, 0x70, 0x61, 0x79, 0];
+      const frame = [0x41, 0, 0, 0, 15, 0, 0, 0, 9, 0x63, 0x68, 0, 0x70, 0x61, 0x79, 0];
       for (const byte of frame) {
         session.sendBytes(new Uint8Array([byte]));
         await new Promise((resolve) => setImmediate(resolve));

@@ -587,7 +587,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
             authenticator.respond(message, this.writer).then(() => this.flush(), finish);
             return;
           case 'NegotiateProtocolVersion': {
-            const offered = { major: 3, minor: message.newestMinorVersion & 0xffff } as const;
+            const offered = { major: 3, minor: message.newestMinorVersion } as const;
             if (offered.minor < minimum.minor) {
               finish(
                 new ConnectionError(

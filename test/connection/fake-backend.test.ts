@@ -72,6 +72,38 @@ describe('authentication that a real server would not offer', () => {
   });
 });
 
+describe('protocol negotiation', () => {
+  it('a server that offers less than min_protocol_version is refused clearly', async () => {
+    const server = await fake(async (session) => {
+      const startup = await session.expect('StartupMessage');
+      expect(startup.protocolVersion).toEqual({ major: 3, minor: 2 });
+      session.send({
+        type: 'NegotiateProtocolVersion',
+        newestMinorVersion: 0,
+        unrecognizedOptions: [],
+      });
+      session.sendReady();
+    });
+    const error = await connectFailure(server.url, { minProtocolVersion: '3.2' });
+    expect(error.code).toBe('CONNECTION_UNSUPPORTED');
+    expect(error.message).toMatch(/3\.0 at most/);
+  });
+
+  it('a server that offers 3.0 to a 3.2 request goes on at 3.0', async () => {
+    const server = await fake(async (session) => {
+      await session.expect('StartupMessage');
+      session.send({
+        type: 'NegotiateProtocolVersion',
+        newestMinorVersion: 0,
+        unrecognizedOptions: [],
+      });
+      session.sendReady();
+    });
+    await using conn = await connect(server.url, { maxProtocolVersion: '3.2' });
+    expect(conn.protocolVersion).toEqual({ major: 3, minor: 0 });
+  });
+});
+
 describe('TLS negotiation', () => {
   it("bytes after the server's 'S' are refused before the handshake", async () => {
     const server = await fake(async (session) => {

@@ -1,0 +1,36 @@
+import { backendMessageCodes } from '../codes.js';
+import type { Frame } from '../frame.js';
+import type { Writer } from '../writer.js';
+
+/**
+ * 'A' NotificationResponse (protocol-message-formats.html, protocol-flow.html
+ * "Asynchronous Operations"): a NOTIFY delivered to a session that LISTENs on the channel.
+ * It can arrive at any time, between or inside query cycles, so it is the decoder's hot path.
+ */
+export interface NotificationResponse {
+  type: 'NotificationResponse';
+  /** Process ID of the backend that sent the notification. */
+  processId: number;
+  /** The channel name. */
+  channel: string;
+  /** The payload ('' when NOTIFY gave none). */
+  payload: string;
+}
+
+/** Decodes a NotificationResponse body into owned strings. */
+export function decodeNotificationResponse(f: Frame): NotificationResponse {
+  const processId = f.int32();
+  const channel = f.repeatedCstring();
+  const payload = f.lastCstring();
+  // One object literal site keeps every NotificationResponse on the same hidden class.
+  return { type: 'NotificationResponse', processId, channel, payload };
+}
+
+/** Writes a NotificationResponse message. */
+export function writeNotificationResponse(w: Writer, message: NotificationResponse): void {
+  w.beginMessage(backendMessageCodes.NotificationResponse)
+    .int32(message.processId)
+    .cstring(message.channel)
+    .cstring(message.payload)
+    .finishMessage();
+}

@@ -1,0 +1,517 @@
+import { ProtocolError } from './errors.js';
+import { asciiText, shortAsciiText, shortTextLength, utf8Text } from './text.js';
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * A byte cursor limited to one message body (protocol-overview.html, "Messaging Overview").
+ * Every read checks the end of the frame, so a message can never read into the next one; a
+ * read past the end, a string without its terminator, or bytes left after the last field
+ * throws a ProtocolError whose offset counts from the first byte of the decoder's input.
+ *
+ * Reading never blocks. The bytes a Frame looks at belong to whoever pushed them (or to the
+ * FrameBuffer, for a frame it had to assemble); every read returns owned data: numbers, new
+ * strings, or copied bytes.
+ */
+export class Frame {
+  /** The type byte, or -1 for an untyped startup-phase packet. */
+  type = -1;
+  /** Read position in `bytes`. */
+  pos = 0;
+  /** End of the body in `bytes` (exclusive). */
+  end = 0;
+  private bytes: Uint8Array = EMPTY;
+  /** Stream offset of `bytes[0]`. */
+  private base = 0;
+  /** True when `bytes` is a private copy, so views of it can be handed out as owned. */
+  private owned = false;
+  /** The last string read by repeatedCstring: its bytes and its text. */
+  private readonly cachedBytes = new Uint8Array(64);
+  private cachedLength = 0;
+  private cachedText = '';
+  private readonly names: readonly string[];
+  private readonly untypedLabel: string;
+  private readonly onFail: ((error: ProtocolError) => void) | undefined;
+
+  /**
+   * @param names message names by type byte, for error messages ('' when unknown)
+   * @param untypedLabel what to call an untyped frame in error messages
+   * @param onFail told about every error this frame throws (the FrameBuffer uses it to stay failed)
+   */
+  constructor(
+    names: readonly string[],
+    untypedLabel: string,
+    onFail?: (error: ProtocolError) => void,
+  ) {
+    this.names = names;
+    this.untypedLabel = untypedLabel;
+    this.onFail = onFail;
+  }
+
+  /**
+   * A frame over all of `body` (no header), counting offsets from its first byte: for
+   * decoding a field on its own, such as the data of a PasswordMessage.
+   */
+  static over(body: Uint8Array, label: string): Frame {
+    const frame = new Frame([], label);
+    frame.reset(-1, body, 0, body.length, 0, false);
+    return frame;
+  }
+
+  /** Points the frame at `bytes[pos, end)`; used by FrameBuffer. */
+  reset(type: number, bytes: Uint8Array, pos: number, end: number, base: number, owned: boolean) {
+    this.type = type;
+    this.bytes = bytes;
+    this.pos = pos;
+    this.end = end;
+    this.base = base;
+    this.owned = owned;
+  }
+
+  /** Bytes left in the body. */
+  get remaining(): number {
+    return this.end - this.pos;
+  }
+
+  /** The name of the message, for error messages. */
+  get label(): string {
+    if (this.type < 0) return this.untypedLabel;
+    return this.names[this.type] || `message type 0x${this.type.toString(16).padStart(2, '0')}`;
+  }
+
+  /** Throws a ProtocolError about this message at `at` (a position in the frame's bytes). */
+  fail(reason: string, at: number = this.pos): never {
+    const error = new ProtocolError(`${this.label}: ${reason}`, this.base + at);
+    this.onFail?.(error);
+    throw error;
+  }
+
+  private need(n: number, what: string): void {
+    if (this.end - this.pos < n) this.fail(`body too short for ${what}`);
+  }
+
+  /** Reads a Byte1 / unsigned Int8. */
+  uint8(): number {
+    this.need(1, 'a byte');
+    return this.bytes[this.pos++]!;
+  }
+
+  /** Reads a signed big-endian Int16. */
+  int16(): number {
+    return (this.uint16() << 16) >> 16;
+  }
+
+  /** Reads a big-endian Int16 as unsigned (counts, which the server never sends negative). */
+  uint16(): number {
+    this.need(2, 'an Int16');
+    const b = this.bytes;
+    const p = this.pos;
+    this.pos = p + 2;
+    return (b[p]! << 8) | b[p + 1]!;
+  }
+
+  /** Reads a signed big-endian Int32. */
+  int32(): number {
+    this.need(4, 'an Int32');
+    const b = this.bytes;
+    const p = this.pos;
+    this.pos = p + 4;
+    return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+  }
+
+  /** Reads a big-endian Int32 as unsigned (OIDs). */
+  uint32(): number {
+    return this.int32() >>> 0;
+  }
+
+  /**
+   * Reads an Int16 count of items that take at least `minSize` bytes each. A count the rest
+   * of the body cannot hold is a ProtocolError, so no array is ever sized from a bad count.
+   */
+  count(minSize: number): number {
+    const at = this.pos;
+    const n = this.uint16();
+    if (n * minSize > this.end - this.pos) this.fail(`count ${n} does not fit in the body`, at);
+    return n;
+  }
+
+  /** Reads an Int16 count and that many Int16 values (format codes). */
+  int16List(): number[] {
+    const n = this.count(2);
+    const list = new Array<number>(n);
+    for (let i = 0; i < n; i++) list[i] = this.int16();
+    return list;
+  }
+
+  /** Reads an Int16 count and that many unsigned Int32 values (OIDs). */
+  oidList(): number[] {
+    const n = this.count(4);
+    const list = new Array<number>(n);
+    for (let i = 0; i < n; i++) list[i] = this.uint32();
+    return list;
+  }
+
+  /** Reads a NUL-terminated UTF-8 String; the terminator must lie inside the frame. */
+  cstring(): string {
+    const bytes = this.bytes;
+    const start = this.pos;
+    const end = this.end;
+    let i = start;
+    let high = 0;
+    for (; i < end; i++) {
+      const b = bytes[i]!;
+      if (b === 0) break;
+      high |= b;
+    }
+    if (i === end) this.fail('string without its NUL terminator inside the frame', start);
+    this.pos = i + 1;
+    return high < 0x80 ? asciiText(bytes, start, i) : utf8Text(bytes, start, i);
+  }
+
+  /**
+   * Reads a String that must end at the last byte of the frame, as the last field of a
+   * message does, and checks that nothing follows it. Long strings are decoded natively and
+   * then checked for an early NUL, instead of being scanned byte by byte first.
+   */
+  lastCstring(): string {
+    // Hot path, kept small so it inlines: a short ASCII string that ends the frame.
+    const bytes = this.bytes;
+    const start = this.pos;
+    const last = this.end - 1;
+    if (last >= start && last - start <= shortTextLength && bytes[last] === 0) {
+      let high = 0;
+      let i = start;
+      for (; i < last; i++) {
+        const b = bytes[i]!;
+        if (b === 0) break;
+        high |= b;
+      }
+      if (i === last && high < 0x80) {
+        this.pos = this.end;
+        return shortAsciiText(bytes, start, last - start);
+      }
+    }
+    return this.lastCstringAnyhow();
+  }
+
+  private lastCstringAnyhow(): string {
+    const bytes = this.bytes;
+    const start = this.pos;
+    const last = this.end - 1;
+    if (last - start > shortTextLength && bytes[last] === 0) {
+      // Decode natively, then look for an early NUL in the result: cheaper than a byte scan.
+      const text = utf8Text(bytes, start, last);
+      if (!text.includes('\0')) {
+        this.pos = this.end;
+        return text;
+      }
+    }
+    // Non-ASCII, or not one String filling the rest of the frame (the general path finds
+    // the error).
+    const text = this.cstring();
+    this.finish();
+    return text;
+  }
+
+  /**
+   * Reads a String like `cstring`, but returns the previous string when the bytes are the
+   * same: for fields that repeat from message to message, such as a notification's channel.
+   */
+  repeatedCstring(): string {
+    const bytes = this.bytes;
+    const start = this.pos;
+    const cache = this.cachedBytes;
+    const n = this.cachedLength;
+    if (start + n < this.end && bytes[start + n] === 0) {
+      let i = 0;
+      while (i < n && bytes[start + i] === cache[i]) i++;
+      if (i === n) {
+        this.pos = start + n + 1;
+        return this.cachedText;
+      }
+    }
+    return this.cacheCstring();
+  }
+
+  /** Reads a String and remembers it for repeatedCstring. */
+  private cacheCstring(): string {
+    const bytes = this.bytes;
+    const start = this.pos;
+    const cache = this.cachedBytes;
+    const text = this.cstring();
+    const length = this.pos - 1 - start;
+    if (length <= cache.length) {
+      for (let i = 0; i < length; i++) cache[i] = bytes[start + i]!;
+      this.cachedLength = length;
+      this.cachedText = text;
+    }
+    return text;
+  }
+
+  /** Reads `n` bytes as an owned array (a copy, or a view of the frame's private copy). */
+  bytesOf(n: number): Uint8Array {
+    if (n < 0) this.fail(`negative length ${n}`, this.pos - 4);
+    this.need(n, `${n} bytes`);
+    const p = this.pos;
+    this.pos = p + n;
+    return this.owned ? this.bytes.subarray(p, p + n) : this.bytes.slice(p, p + n);
+  }
+
+  /** Reads the rest of the body as an owned array. */
+  rest(): Uint8Array {
+    return this.bytesOf(this.end - this.pos);
+  }
+
+  /** Reads an Int32 length (-1 for NULL) and that many bytes. */
+  nullableBytes(): Uint8Array | null {
+    const n = this.int32();
+    return n === -1 ? null : this.bytesOf(n);
+  }
+
+  /** Reads an Int16 count and that many length-prefixed values (DataRow, Bind, FunctionCall). */
+  nullableBytesList(): Array<Uint8Array | null> {
+    const n = this.count(4);
+    const list = new Array<Uint8Array | null>(n);
+    for (let i = 0; i < n; i++) list[i] = this.nullableBytes();
+    return list;
+  }
+
+  /** Checks that the body has been read to its last byte, then returns `message`. */
+  finishWith<T>(message: T): T {
+    this.finish();
+    return message;
+  }
+
+  /** Checks that the body has been read to its last byte. */
+  finish(): void {
+    if (this.pos !== this.end) this.fail(`${this.end - this.pos} bytes left over after the body`);
+  }
+}
+
+/** Options shared by the decoders. */
+export interface DecoderOptions {
+  /**
+   * Largest accepted value of a message's length field (which counts itself and the body,
+   * not the type byte). Checked as soon as the header arrives, before the body is awaited or
+   * any memory is set aside for it. Default 256 MiB (`defaultMaxMessageSize`).
+   */
+  maxMessageSize?: number;
+}
+
+/**
+ * Default cap on a message's length field: 256 MiB. Large enough for any notification
+ * (payloads are at most 8000 bytes) and ordinary rows; raise it to read bigger values.
+ */
+export const defaultMaxMessageSize = 256 * 1024 * 1024;
+
+/**
+ * Splits a byte stream into frames: `type(1) length(4) body` for typed messages, or
+ * `length(4) body` for startup-phase packets. Keeps a list of the pushed chunks and copies
+ * only a frame that straddles two or more chunks; a frame inside one chunk is read in place.
+ *
+ * Ownership: the buffer keeps references to pushed chunks until their bytes are consumed by
+ * `next`; do not modify a chunk after pushing it. Values decoded from a frame never point
+ * into a pushed chunk.
+ *
+ * Errors: a type byte not in the table, a length below 4 or above `maxMessageSize` throws a
+ * ProtocolError at once (from the header alone). After any ProtocolError, from the header
+ * or from a body read by the returned Frame, the buffer stays failed: `next` throws the same
+ * error again and `push` ignores its input. Never blocks.
+ */
+export class FrameBuffer {
+  private chunk: Uint8Array = EMPTY;
+  private pos = 0;
+  /** Stream offset of chunk[0]. */
+  private chunkBase = 0;
+  private queue: Uint8Array[] = [];
+  private head = 0;
+  /** Bytes in the queued chunks (not counting the current one). */
+  private queued = 0;
+  private failure: ProtocolError | null = null;
+  private readonly maxMessageSize: number;
+  /** 1 for each known type byte. */
+  private readonly known = new Uint8Array(256);
+  private readonly frame: Frame;
+
+  /**
+   * @param codes the known type bytes by message name; any other type byte is an error
+   * @param untypedLabel what to call an untyped startup-phase packet in error messages
+   */
+  constructor(
+    codes: Readonly<Record<string, number>>,
+    untypedLabel: string,
+    options?: DecoderOptions,
+  ) {
+    const max = options?.maxMessageSize ?? defaultMaxMessageSize;
+    if (!Number.isSafeInteger(max) || max < 4) {
+      throw new RangeError(`maxMessageSize must be an integer of at least 4, got ${max}`);
+    }
+    this.maxMessageSize = max;
+    const names = new Array<string>(256).fill('');
+    for (const [name, code] of Object.entries(codes)) {
+      names[code] = name;
+      this.known[code] = 1;
+    }
+    this.frame = new Frame(names, untypedLabel, (error) => {
+      this.failure = error;
+    });
+  }
+
+  /** Number of bytes pushed and not yet consumed by `next`. */
+  get bufferedBytes(): number {
+    return this.chunk.length - this.pos + this.queued;
+  }
+
+  /** Adds bytes from the stream. Keeps a reference to `chunk`: do not modify it afterwards. */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0 || this.failure !== null) return;
+    if (this.pos === this.chunk.length && this.head === this.queue.length) {
+      this.chunkBase += this.chunk.length;
+      this.chunk = chunk;
+      this.pos = 0;
+    } else {
+      this.queue.push(chunk);
+      this.queued += chunk.length;
+    }
+  }
+
+  /**
+   * The next whole frame, or null when more bytes are needed. The returned Frame is reused
+   * by the next call; read it before calling again. `typed` false reads an untyped packet.
+   */
+  next(typed: boolean): Frame | null {
+    // Fast path, small enough to be inlined: a valid typed frame inside the current chunk.
+    // Anything else, including every error, goes through the general path.
+    const chunk = this.chunk;
+    const pos = this.pos;
+    if (typed && pos + 5 <= chunk.length && this.failure === null) {
+      const type = chunk[pos]!;
+      const length =
+        (chunk[pos + 1]! << 24) |
+        (chunk[pos + 2]! << 16) |
+        (chunk[pos + 3]! << 8) |
+        chunk[pos + 4]!;
+      const end = pos + 1 + length;
+      if (
+        end <= chunk.length &&
+        length >= 4 &&
+        length <= this.maxMessageSize &&
+        this.known[type] === 1
+      ) {
+        this.pos = end;
+        this.frame.reset(type, chunk, pos + 5, end, this.chunkBase, false);
+        return this.frame;
+      }
+    }
+    return this.nextAnyhow(typed);
+  }
+
+  /** The general path of `next`: header checks, frames across chunks, untyped packets. */
+  private nextAnyhow(typed: boolean): Frame | null {
+    if (this.failure !== null) throw this.failure;
+    let chunk = this.chunk;
+    let pos = this.pos;
+    if (pos === chunk.length) {
+      if (!this.advance()) return null;
+      chunk = this.chunk;
+      pos = 0;
+    }
+    let type = -1;
+    let lengthAt = pos;
+    if (typed) {
+      type = chunk[pos]!;
+      if (this.known[type] === 0) this.failHeader(`unknown message type 0x${hex(type)}`, pos);
+      lengthAt = pos + 1;
+    }
+    if (lengthAt + 4 <= chunk.length) {
+      const length =
+        (chunk[lengthAt]! << 24) |
+        (chunk[lengthAt + 1]! << 16) |
+        (chunk[lengthAt + 2]! << 8) |
+        chunk[lengthAt + 3]!;
+      if (length < 4 || length > this.maxMessageSize) this.badLength(length, lengthAt);
+      const end = lengthAt + length;
+      if (end <= chunk.length) {
+        this.pos = end;
+        this.frame.reset(type, chunk, lengthAt + 4, end, this.chunkBase, false);
+        return this.frame;
+      }
+      const total = end - pos;
+      return this.bufferedBytes < total ? null : this.assemble(type, total);
+    }
+    const headerSize = lengthAt + 4 - pos;
+    if (this.bufferedBytes < headerSize) return null;
+    const length =
+      (this.peek(lengthAt - pos) << 24) |
+      (this.peek(lengthAt - pos + 1) << 16) |
+      (this.peek(lengthAt - pos + 2) << 8) |
+      this.peek(lengthAt - pos + 3);
+    if (length < 4 || length > this.maxMessageSize) this.badLength(length, lengthAt);
+    const total = lengthAt - pos + length;
+    return this.bufferedBytes < total ? null : this.assemble(type, total);
+  }
+
+  /** Moves to the next queued chunk; false when there is none. */
+  private advance(): boolean {
+    if (this.head === this.queue.length) return false;
+    this.chunkBase += this.chunk.length;
+    this.chunk = this.queue[this.head]!;
+    this.queued -= this.chunk.length;
+    this.pos = 0;
+    if (this.head + 1 === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    } else {
+      this.queue[this.head++] = EMPTY;
+    }
+    return true;
+  }
+
+  /** The byte `i` positions after the read position, which the caller knows is buffered. */
+  private peek(i: number): number {
+    let chunk = this.chunk;
+    let at = this.pos + i;
+    let q = this.head;
+    while (at >= chunk.length) {
+      at -= chunk.length;
+      chunk = this.queue[q++]!;
+    }
+    return chunk[at]!;
+  }
+
+  /** Copies a frame of `total` bytes that straddles chunks into one new array and consumes it. */
+  private assemble(type: number, total: number): Frame {
+    const out = new Uint8Array(total);
+    const start = this.chunkBase + this.pos;
+    let filled = 0;
+    for (;;) {
+      const take = Math.min(total - filled, this.chunk.length - this.pos);
+      out.set(this.chunk.subarray(this.pos, this.pos + take), filled);
+      filled += take;
+      this.pos += take;
+      if (filled === total) break;
+      this.advance();
+    }
+    const bodyAt = type < 0 ? 4 : 5;
+    this.frame.reset(type, out, bodyAt, total, start, true);
+    return this.frame;
+  }
+
+  private badLength(length: number, at: number): never {
+    const reason =
+      length < 4
+        ? `message length ${length} is below the minimum of 4`
+        : `message length ${length} exceeds maxMessageSize ${this.maxMessageSize}`;
+    this.failHeader(reason, at);
+  }
+
+  private failHeader(reason: string, at: number): never {
+    const error = new ProtocolError(reason, this.chunkBase + at);
+    this.failure = error;
+    throw error;
+  }
+}
+
+function hex(byte: number): string {
+  return byte.toString(16).padStart(2, '0');
+}

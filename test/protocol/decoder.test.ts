@@ -1,0 +1,252 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type BackendMessage,
+  Decoder,
+  Writer,
+  writeBackendMessage,
+} from '../../src/protocol/index.js';
+import { backendFixtures } from './backend-fixtures.js';
+import { concat, decodeChunks, frame, i32, prng, splits, str } from './support.js';
+
+function decodeAll(chunks: Iterable<Uint8Array>): BackendMessage[] {
+  const decoder = new Decoder();
+  const messages = decodeChunks(decoder, chunks);
+  expect(decoder.bufferedBytes).toBe(0);
+  expect(decoder.next()).toBeNull();
+  return messages;
+}
+
+/** Every fixture once, then the NotificationResponse ones again: more than 20 frames. */
+const mixedStream = concat(
+  ...backendFixtures.map((f) => f.bytes),
+  ...backendFixtures.filter((f) => f.message.type === 'NotificationResponse').map((f) => f.bytes),
+);
+const mixedMessages = [
+  ...backendFixtures.map((f) => f.message),
+  ...backendFixtures.filter((f) => f.message.type === 'NotificationResponse').map((f) => f.message),
+];
+
+describe('Decoder fixtures', () => {
+  it('has at least 20 frames in the mixed stream', () => {
+    expect(mixedMessages.length).toBeGreaterThanOrEqual(20);
+  });
+
+  for (const fixture of backendFixtures) {
+    describe(fixture.name, () => {
+      it('decodes to the expected message', () => {
+        expect(decodeAll([fixture.bytes])).toEqual([fixture.message]);
+      });
+
+      it('encodes back to the same bytes', () => {
+        const w = new Writer(4);
+        writeBackendMessage(w, fixture.message);
+        expect(w.toBytes()).toEqual(fixture.bytes);
+      });
+
+      it('decodes the same when split at every offset and one byte at a time', () => {
+        for (const { how, chunks } of splits(fixture.bytes)) {
+          expect(decodeAll(chunks), how).toEqual([fixture.message]);
+        }
+      });
+    });
+  }
+});
+
+describe('Decoder streams', () => {
+  it('decodes a mixed stream whole', () => {
+    expect(decodeAll([mixedStream])).toEqual(mixedMessages);
+  });
+
+  it('decodes a mixed stream cut at every offset and one byte at a time', () => {
+    for (const { how, chunks } of splits(mixedStream)) {
+      expect(decodeAll(chunks), how).toEqual(mixedMessages);
+    }
+  });
+
+  it('decodes a mixed stream cut into random pieces', () => {
+    const random = prng(7);
+    for (let round = 0; round < 200; round++) {
+      const chunks: Uint8Array[] = [];
+      for (let at = 0; at < mixedStream.length; ) {
+        const size = 1 + Math.floor(random() * 40);
+        chunks.push(mixedStream.subarray(at, at + size));
+        at += size;
+      }
+      expect(decodeAll(chunks)).toEqual(mixedMessages);
+    }
+  });
+
+  it('decodes thousands of frames from one chunk', () => {
+    const w = new Writer();
+    for (let i = 0; i < 5000; i++) {
+      writeBackendMessage(w, {
+        type: 'NotificationResponse',
+        processId: i,
+        channel: `ch${i % 3}`,
+        payload: `p${i}`,
+      });
+    }
+    const messages = decodeAll([w.toBytes()]);
+    expect(messages).toHaveLength(5000);
+    expect(messages[4999]).toEqual({
+      type: 'NotificationResponse',
+      processId: 4999,
+      channel: 'ch1',
+      payload: 'p4999',
+    });
+  });
+
+  it('returns null until a frame is complete and counts buffered bytes', () => {
+    const bytes = frame('C', str('LISTEN'));
+    const decoder = new Decoder();
+    decoder.push(bytes.slice(0, 3));
+    expect(decoder.next()).toBeNull();
+    expect(decoder.bufferedBytes).toBe(3);
+    decoder.push(bytes.slice(3, 8));
+    expect(decoder.next()).toBeNull();
+    expect(decoder.bufferedBytes).toBe(8);
+    decoder.push(bytes.slice(8));
+    expect(decoder.next()).toEqual({ type: 'CommandComplete', commandTag: 'LISTEN' });
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(decoder.next()).toBeNull();
+  });
+
+  it('ignores empty chunks', () => {
+    const decoder = new Decoder();
+    decoder.push(new Uint8Array(0));
+    expect(decoder.next()).toBeNull();
+    const bytes = frame('Z', [0x49]);
+    decoder.push(bytes.subarray(0, 2));
+    decoder.push(new Uint8Array(0));
+    decoder.push(bytes.subarray(2));
+    expect(decoder.next()).toEqual({ type: 'ReadyForQuery', transactionStatus: 'I' });
+  });
+
+  it('keeps the channel cache honest when channels alternate and repeat', () => {
+    const names = ['a', 'ab', 'a', 'b', 'ba', 'ba', '', 'x'.repeat(70), 'x'.repeat(70), 'a'];
+    const w = new Writer();
+    for (const channel of names) {
+      writeBackendMessage(w, { type: 'NotificationResponse', processId: 1, channel, payload: '' });
+    }
+    const channels = decodeAll([w.toBytes()]).map((m) =>
+      m.type === 'NotificationResponse' ? m.channel : m.type,
+    );
+    expect(channels).toEqual(names);
+  });
+
+  it('decodes strings of every short length and of non-ASCII text', () => {
+    const payloads: string[] = [];
+    for (let n = 0; n <= 40; n++)
+      payloads.push('abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG'.slice(0, n));
+    for (let n = 0; n <= 40; n++) payloads.push('é'.repeat(n));
+    payloads.push('\u{1F600}', 'a\u0080b', 'x'.repeat(16), 'x'.repeat(17), 'x'.repeat(18));
+    const w = new Writer();
+    for (const payload of payloads) {
+      writeBackendMessage(w, {
+        type: 'NotificationResponse',
+        processId: 1,
+        channel: payload,
+        payload,
+      });
+    }
+    const decoded = decodeAll([w.toBytes()]);
+    expect(decoded.map((m) => (m.type === 'NotificationResponse' ? m.payload : ''))).toEqual(
+      payloads,
+    );
+    expect(decoded.map((m) => (m.type === 'NotificationResponse' ? m.channel : ''))).toEqual(
+      payloads,
+    );
+  });
+
+  it('replaces invalid UTF-8 with U+FFFD rather than failing', () => {
+    const bytes = frame('C', [0x61, 0xff, 0x62, 0]);
+    expect(decodeAll([bytes])).toEqual([{ type: 'CommandComplete', commandTag: 'a\uFFFDb' }]);
+  });
+});
+
+describe('Decoder ownership', () => {
+  const owned = concat(
+    frame('A', i32(5), str('chan'), str('payload that is long enough for the native path')),
+    frame('A', i32(6), str('chan'), str('short')),
+    frame('D', [0, 2], i32(3), [1, 2, 3], i32(-1)),
+    frame('d', [9, 8, 7]),
+    frame('R', i32(5), [1, 2, 3, 4]),
+    frame('K', i32(1), [5, 6, 7, 8]),
+    frame('R', i32(11), [1, 2]),
+    frame('V', i32(2), [4, 4]),
+  );
+
+  function snapshot(messages: BackendMessage[]): string {
+    return JSON.stringify(messages, (_key, value) =>
+      value instanceof Uint8Array ? Array.from(value) : value,
+    );
+  }
+
+  it('returns messages that do not change when the pushed chunk is overwritten', () => {
+    for (const cut of [owned.length, 1, 7, 30, 60, 75, 90]) {
+      const decoder = new Decoder();
+      const first = owned.slice(0, cut);
+      const second = owned.slice(cut);
+      const messages: BackendMessage[] = [];
+      decoder.push(first);
+      for (let m = decoder.next(); m !== null; m = decoder.next()) messages.push(m);
+      decoder.push(second);
+      for (let m = decoder.next(); m !== null; m = decoder.next()) messages.push(m);
+      const before = snapshot(messages);
+      first.fill(0xee);
+      second.fill(0xee);
+      expect(snapshot(messages)).toBe(before);
+      expect(messages).toHaveLength(8);
+    }
+  });
+
+  it('gives byte fields their own memory, never a view of a pushed chunk', () => {
+    const chunk = owned.slice();
+    const decoder = new Decoder();
+    decoder.push(chunk);
+    const arrays: Uint8Array[] = [];
+    for (let m = decoder.next(); m !== null; m = decoder.next()) {
+      if (m.type === 'DataRow') arrays.push(...m.values.filter((v) => v !== null));
+      if (m.type === 'CopyData') arrays.push(m.data);
+      if (m.type === 'AuthenticationMD5Password') arrays.push(m.salt);
+      if (m.type === 'BackendKeyData') arrays.push(m.secretKey);
+      if (m.type === 'AuthenticationSASLContinue') arrays.push(m.data);
+      if (m.type === 'FunctionCallResponse' && m.result) arrays.push(m.result);
+    }
+    expect(arrays).toHaveLength(6);
+    for (const array of arrays) expect(array.buffer).not.toBe(chunk.buffer);
+  });
+});
+
+describe('BackendMessage narrowing', () => {
+  it('narrows every member on type without casts', () => {
+    function describeMessage(m: BackendMessage): string {
+      switch (m.type) {
+        case 'NotificationResponse':
+          return `${m.processId}:${m.channel}:${m.payload}`;
+        case 'AuthenticationMD5Password':
+          return `salt ${m.salt.length}`;
+        case 'AuthenticationSASL':
+          return m.mechanisms.join();
+        case 'BackendKeyData':
+          return `${m.processId}/${m.secretKey.length}`;
+        case 'RowDescription':
+          return m.fields.map((f) => f.name).join();
+        case 'DataRow':
+          return String(m.values.length);
+        case 'ReadyForQuery':
+          return m.transactionStatus;
+        case 'ErrorResponse':
+        case 'NoticeResponse':
+          return m.fields.message ?? '';
+        case 'CopyInResponse':
+        case 'CopyOutResponse':
+        case 'CopyBothResponse':
+          return m.columnFormats.join();
+        default:
+          return m.type;
+      }
+    }
+    expect(backendFixtures.map((f) => describeMessage(f.message))).toContain('4242:orders:{"}!');
+  });
+});

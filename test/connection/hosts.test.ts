@@ -22,6 +22,19 @@ describe('several hosts', () => {
   });
 });
 
+describe('addresses', () => {
+  it.each([
+    ['127.0.0.1', ['4']],
+    ['[::1]', ['6']],
+    ['localhost', ['4', '6']],
+  ])('%s reaches the server', async (host, families) => {
+    const url = `postgres://${server.user}:${encodeURIComponent(server.password)}@${host}:${server.port}/${server.database}`;
+    await using conn = await connect(url);
+    const result = await conn.exec('SELECT family(inet_server_addr())::text');
+    expect(families).toContain(result.rows[0]?.[0]);
+  });
+});
+
 describe('connect_timeout', () => {
   let silent: Server;
   const held: Socket[] = [];

@@ -61,7 +61,7 @@ export class Cluster {
     ]);
     await rm(pwfile);
     await cluster.appendConf({
-      listen_addresses: 'localhost',
+      listen_addresses: '127.0.0.1, ::1',
       port: String(cluster.port),
       unix_socket_directories: cluster.socketDir,
       fsync: 'off',

@@ -12,6 +12,19 @@ export {
 } from './connection/connection.js';
 export { ConnectionError, type ConnectionErrorCode, ServerError } from './connection/errors.js';
 export { escapeIdentifier, escapeLiteral } from './connection/escape.js';
+export {
+  createListener,
+  type GapMarker,
+  Listener,
+  type ListenerEvents,
+  type ListenerItem,
+  type ListenerNotice,
+  type ListenerNotification,
+  type ListenerOptions,
+  type NotificationHandler,
+  type StreamOptions,
+  type Subscription,
+} from './notify/listener.js';
 export { PgClientError, ProtocolError } from './protocol/errors.js';
 export type { NoticeFields } from './protocol/fields.js';
 export type { Dialer, DialOptions, DialTarget } from './socket/socket.js';

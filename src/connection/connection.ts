@@ -519,6 +519,19 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return this.closing;
   }
 
+  /**
+   * Abandons the connection at once: no Terminate, the socket is destroyed, everything
+   * pending rejects with `reason` (CONNECTION_LOST by default). For a connection that went
+   * silent (a stalled network) where close() would wait on the socket.
+   */
+  destroy(reason?: ConnectionError): void {
+    const stream = this.stream;
+    this.teardown(
+      reason ?? new ConnectionError('CONNECTION_LOST', `connection to ${this.address} abandoned`),
+    );
+    stream.destroy();
+  }
+
   /** libpq's PQescapeIdentifier: see escapeIdentifier(). */
   escapeIdentifier(value: string): string {
     return escapeIdentifier(value);

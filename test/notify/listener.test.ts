@@ -1,0 +1,276 @@
+import { once } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  type Connection,
+  ConnectionError,
+  createListener,
+  type GapMarker,
+  type Listener,
+  type ListenerItem,
+} from '../../src/index.js';
+import { type Cluster, startCluster } from '../support/cluster.js';
+import { TcpProxy } from '../support/proxy.js';
+import { connectTest, managed, server } from '../support/server.js';
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+function track<T extends { close(): Promise<unknown> } | { destroy(): Promise<unknown> }>(
+  thing: T,
+): T {
+  cleanups.push(() => ('close' in thing ? thing.close() : thing.destroy()));
+  return thing;
+}
+
+let counter = 0;
+function fresh(): string {
+  counter += 1;
+  return `lst_${process.pid}_${counter}`;
+}
+
+/** A URL to the test server through `port` (a proxy), or directly. */
+function urlVia(port = server.port, host = '127.0.0.1'): string {
+  return `postgres://${server.user}:${encodeURIComponent(server.password)}@${host}:${port}/${server.database}`;
+}
+
+/** Collects items from an iterator until `stop` says so. */
+async function collect(
+  iterator: AsyncIterable<ListenerItem>,
+  stop: (items: ListenerItem[]) => boolean,
+): Promise<ListenerItem[]> {
+  const items: ListenerItem[] = [];
+  for await (const item of iterator) {
+    items.push(item);
+    if (stop(items)) break;
+  }
+  return items;
+}
+
+async function notifier(): Promise<Connection> {
+  return track(await connectTest());
+}
+
+describe('Listener', () => {
+  it('delivers notifications to iterators and handlers; subscriptions share one LISTEN', async () => {
+    const listener = track(await createListener(server.url));
+    const channel = fresh();
+    const handled: string[] = [];
+    const first = await listener.listen(channel, (n) => handled.push(n.payload));
+    const second = await listener.listen(channel);
+    expect(await listener.listeningChannels()).toEqual([channel]);
+    const stream = listener.stream();
+    const sender = await notifier();
+    await sender.notify(channel, 'one');
+    const items = await collect(stream, (list) => list.length === 1);
+    expect(items).toEqual([
+      { type: 'notification', channel, payload: 'one', processId: sender.backendPid },
+    ]);
+    expect(handled).toEqual(['one']);
+    await first.unlisten();
+    expect(await listener.listeningChannels()).toEqual([channel]);
+    await second.unlisten();
+    expect(await listener.listeningChannels()).toEqual([]);
+  });
+
+  it('refuses bad channels and payloads before sending', async () => {
+    const listener = track(await createListener(server.url));
+    await expect(listener.listen('')).rejects.toThrow(RangeError);
+    await expect(listener.listen('x'.repeat(64))).rejects.toThrow(/64 bytes/);
+    await expect(listener.notify('ok', 'y'.repeat(8000))).rejects.toThrow(RangeError);
+    expect(listener.channels).toEqual([]);
+  });
+
+  it('after pg_terminate_backend: reconnects, re-LISTENs, one gap marker, then everything sent after it', async () => {
+    const listener = track(await createListener(server.url, { reconnectInitialDelayMs: 20 }));
+    const channel = fresh();
+    await listener.listen(channel);
+    const oldPid = listener.processId;
+    const stream = listener.stream();
+    const sender = await notifier();
+    const gapSeen = once(listener, 'gap');
+    await sender.query('SELECT pg_terminate_backend($1::int)', [String(oldPid)]);
+    const [gap] = (await gapSeen) as [GapMarker];
+    for (let i = 1; i <= 5; i++) await sender.notify(channel, `after-${i}`);
+    const items = await collect(
+      stream,
+      (list) => list.filter((item) => item.type === 'notification').length === 5,
+    );
+    expect(items[0]).toEqual(gap);
+    expect(items.filter((item) => item.type === 'gap')).toHaveLength(1);
+    expect(gap.previousProcessId).toBe(oldPid);
+    expect(gap.processId).toBe(listener.processId);
+    expect(gap.processId).not.toBe(oldPid);
+    expect(gap.channels).toEqual([channel]);
+    expect(gap.downtimeMs).toBeGreaterThanOrEqual(0);
+    expect(
+      items.slice(1).map((item) => (item.type === 'notification' ? item.payload : 'gap')),
+    ).toEqual(['after-1', 'after-2', 'after-3', 'after-4', 'after-5']);
+    expect(await listener.listeningChannels()).toEqual([channel]);
+  });
+
+  it('a stalled connection is detected by the heartbeat and replaced', async () => {
+    const proxy = track(await TcpProxy.start({ host: '127.0.0.1', port: server.port }));
+    const listener = track(
+      await createListener(urlVia(proxy.port), {
+        heartbeatIntervalMs: 100,
+        heartbeatTimeoutMs: 200,
+        reconnectInitialDelayMs: 20,
+      }),
+    );
+    const channel = fresh();
+    await listener.listen(channel);
+    const stream = listener.stream();
+    const disconnected = once(listener, 'disconnected');
+    proxy.stall();
+    const [error] = (await disconnected) as [ConnectionError];
+    expect(error.message).toMatch(/heartbeat/);
+    proxy.resume();
+    const sender = await notifier();
+    await once(listener, 'gap');
+    await sender.notify(channel, 'after-stall');
+    const items = await collect(stream, (list) =>
+      list.some((item) => item.type === 'notification'),
+    );
+    expect(items.map((item) => item.type)).toEqual(['gap', 'notification']);
+  });
+
+  it('moves to the second host of the list when the first goes away', async () => {
+    const [first, second] = [
+      track(await TcpProxy.start({ host: '127.0.0.1', port: server.port })),
+      track(await TcpProxy.start({ host: '127.0.0.1', port: server.port })),
+    ];
+    const url = `postgres://${server.user}:${encodeURIComponent(server.password)}@127.0.0.1:${first.port},127.0.0.1:${second.port}/${server.database}`;
+    const listener = track(await createListener(url, { reconnectInitialDelayMs: 20 }));
+    const channel = fresh();
+    await listener.listen(channel);
+    expect(first.open).toBe(1);
+    const gap = once(listener, 'gap');
+    first.refuse(true);
+    first.cut();
+    await gap;
+    expect(second.open).toBe(1);
+    const stream = listener.stream();
+    const sender = await notifier();
+    await sender.notify(channel, 'via-second');
+    const [item] = await collect(stream, () => true);
+    expect(item).toMatchObject({ type: 'notification', payload: 'via-second' });
+  });
+
+  it('listen/unlisten races with cuts end with exactly the subscribed channels', async () => {
+    const proxy = track(await TcpProxy.start({ host: '127.0.0.1', port: server.port }));
+    const listener = track(
+      await createListener(urlVia(proxy.port), { reconnectInitialDelayMs: 5 }),
+    );
+    const channels = Array.from({ length: 20 }, () => fresh());
+    const subscriptions = await Promise.all(
+      channels.map(async (channel, index) => {
+        if (index % 5 === 0) proxy.cut();
+        return listener.listen(channel);
+      }),
+    );
+    const dropped = subscriptions.filter((_, index) => index % 2 === 1);
+    await Promise.all(
+      dropped.map(async (subscription, index) => {
+        if (index % 3 === 0) proxy.cut();
+        await subscription.unlisten();
+      }),
+    );
+    const kept = channels.filter((_, index) => index % 2 === 0).sort();
+    expect(listener.channels.sort()).toEqual(kept);
+    expect((await listener.listeningChannels()).sort()).toEqual(kept);
+  });
+
+  it('10,000 channels on one listener', async () => {
+    const listener = track(await createListener(server.url));
+    const base = fresh();
+    const channels = Array.from({ length: 10_000 }, (_, i) => `${base}_${i}`);
+    await Promise.all(channels.map((channel) => listener.listen(channel)));
+    expect((await listener.listeningChannels()).length).toBe(10_000);
+    const stream = listener.stream();
+    const sender = await notifier();
+    await sender.notify(channels[9_999] ?? '', 'last');
+    const [item] = await collect(stream, () => true);
+    expect(item).toMatchObject({ channel: channels[9_999], payload: 'last' });
+  });
+
+  it('an unknown host and a wrong password are clear errors', async () => {
+    await expect(createListener('postgres://u@no-such-host.invalid/db')).rejects.toMatchObject({
+      code: 'CONNECTION_REFUSED',
+    });
+    const wrong = `postgres://${server.user}:wrong-password@127.0.0.1:${server.port}/${server.database}`;
+    const error = await createListener(wrong).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect((error as ConnectionError).code).toBe('CONNECTION_AUTH');
+  });
+
+  it('close() ends iterators and later calls fail', async () => {
+    const listener = await createListener(server.url);
+    await listener.listen(fresh());
+    const done = collect(listener.stream(), () => false);
+    await listener.close();
+    expect(await done).toEqual([]);
+    await expect(listener.listen(fresh())).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+  });
+});
+
+describe.skipIf(!managed)('Listener against servers that stop or are standbys', () => {
+  it('the server stops (fast) and starts again on the same port', async () => {
+    const cluster = track(await startCluster());
+    const url = `postgres://postgres@127.0.0.1:${cluster.port}/postgres`;
+    const listener = track(
+      await createListener(url, { reconnectInitialDelayMs: 20, reconnectMaxDelayMs: 200 }),
+    );
+    const channel = fresh();
+    await listener.listen(channel);
+    const stream = listener.stream();
+    const disconnected = once(listener, 'disconnected');
+    await cluster.stop('fast');
+    await disconnected;
+    const gap = once(listener, 'gap');
+    await cluster.start();
+    await gap;
+    await using sender = await connectTestTo(cluster);
+    await sender.notify(channel, 'after-restart');
+    const items = await collect(stream, (list) =>
+      list.some((item) => item.type === 'notification'),
+    );
+    expect(items.map((item) => item.type)).toEqual(['gap', 'notification']);
+  });
+
+  it('skips a hot standby in the host list', async () => {
+    const standby: Cluster = track(await startCluster({ standby: true }));
+    const url = `postgres://${server.user}:${encodeURIComponent(server.password)}@127.0.0.1:${standby.port},127.0.0.1:${server.port}/postgres`;
+    const listener = track(await createListener(url));
+    await listener.listen(fresh());
+    expect(await listener.listeningChannels()).toHaveLength(1);
+    const sender = await notifier();
+    const pids = await sender.exec('SELECT pid FROM pg_stat_activity');
+    expect(pids.rows.map((row) => Number(row[0]))).toContain(listener.processId);
+  });
+
+  it('gives up after the attempt limit with an error event', async () => {
+    const cluster = track(await startCluster());
+    const listener = track(
+      await createListener(`postgres://postgres@127.0.0.1:${cluster.port}/postgres`, {
+        reconnectInitialDelayMs: 10,
+        reconnectMaxAttempts: 3,
+      }),
+    );
+    const attempts: number[] = [];
+    listener.on('reconnecting', ({ attempt }) => attempts.push(attempt));
+    const failed = once(listener, 'error');
+    await cluster.stop('immediate');
+    const [error] = (await failed) as [ConnectionError];
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(attempts).toEqual([1, 2, 3]);
+    await expect(listener.listen(fresh())).rejects.toBe(error);
+  });
+});
+
+function connectTestTo(cluster: Cluster) {
+  return import('../../src/index.js').then(({ connect }) =>
+    connect(`postgres://postgres@127.0.0.1:${cluster.port}/postgres`),
+  );
+}

@@ -3,9 +3,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Connection,
   ConnectionError,
+  connect,
   createListener,
   type GapMarker,
-  type Listener,
   type ListenerItem,
 } from '../../src/index.js';
 import { type Cluster, startCluster } from '../support/cluster.js';
@@ -231,7 +231,7 @@ describe.skipIf(!managed)('Listener against servers that stop or are standbys', 
     const gap = once(listener, 'gap');
     await cluster.start();
     await gap;
-    await using sender = await connectTestTo(cluster);
+    await using sender = await connect(`postgres://postgres@127.0.0.1:${cluster.port}/postgres`);
     await sender.notify(channel, 'after-restart');
     const items = await collect(stream, (list) =>
       list.some((item) => item.type === 'notification'),
@@ -268,9 +268,3 @@ describe.skipIf(!managed)('Listener against servers that stop or are standbys', 
     await expect(listener.listen(fresh())).rejects.toBe(error);
   });
 });
-
-function connectTestTo(cluster: Cluster) {
-  return import('../../src/index.js').then(({ connect }) =>
-    connect(`postgres://postgres@127.0.0.1:${cluster.port}/postgres`),
-  );
-}

@@ -169,6 +169,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private closed = false;
   private failure: ConnectionError | undefined;
   private sampler: NodeJS.Timeout | undefined;
+  private samplerConn: Connection | undefined;
+  private sampling = false;
   private closing: Promise<void> | undefined;
 
   /** Use createListener(). */
@@ -319,6 +321,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
     this.failure = error;
     this.abort.abort();
     if (this.sampler) clearInterval(this.sampler);
+    if (!this.sampling) await this.samplerConn?.close();
     this.resumeWaiter?.();
     for (const sink of this.sinks) sink.signal();
     this.wakeState();
@@ -592,18 +595,26 @@ export class Listener extends EventEmitter<ListenerEvents> {
     if (this.listenerCount('error') > 0) this.emit('error', error);
   }
 
+  /**
+   * Samples pg_notification_queue_usage() (cluster-wide) on a second connection: a query on
+   * the listening connection would make its backend flush every pending notification and
+   * defeat backpressure. The sampling connection is opened on first use and again after a loss.
+   */
   private async sampleQueueUsage(): Promise<void> {
-    const conn = this.conn;
-    if (!conn || this.closed) return;
+    if (this.closed || this.sampling) return;
+    this.sampling = true;
     const threshold = this.options.queueUsageThreshold ?? 0.5;
     try {
-      const result = await conn.exec('SELECT pg_notification_queue_usage()');
+      if (this.samplerConn?.status !== 'ok') this.samplerConn = await this.open();
+      const result = await this.samplerConn.exec('SELECT pg_notification_queue_usage()');
       const usage = Number(result.rows[0]?.[0] ?? 0);
-      if (usage >= threshold) this.emit('queueUsage', { usage, threshold });
+      if (usage >= threshold && !this.closed) this.emit('queueUsage', { usage, threshold });
     } catch {
-      // A lost connection is handled by the read loop; a failed sample is skipped.
+      // An unreachable server shows on the listening connection; this sample is skipped.
+    } finally {
+      this.sampling = false;
+      if (this.closed) this.samplerConn?.destroy();
     }
-    this.deliver(conn);
   }
 }
 

@@ -195,6 +195,52 @@ describe('Listener', () => {
     expect(item).toMatchObject({ channel: channels[9_999], payload: 'last' });
   });
 
+  it('a slow consumer with a high-water mark keeps memory bounded while 1,000,000 notifications are sent', async () => {
+    const highWaterMark = 2000;
+    const listener = track(
+      await createListener(server.url, {
+        highWaterMark,
+        queueUsageIntervalMs: 50,
+        queueUsageThreshold: 0.00001,
+      }),
+    );
+    const channel = fresh();
+    await listener.listen(channel);
+    const paused = once(listener, 'backpressure');
+    const usage = once(listener, 'queueUsage');
+    const stream = listener.stream();
+    const sender = await notifier();
+    const sending = sender.query(
+      'SELECT count(pg_notify($1, i::text)) FROM generate_series(1, 1000000) i',
+      [channel],
+    );
+    const heapBefore = process.memoryUsage().heapUsed;
+    let received = 0;
+    let inOrder = true;
+    let mostPending = 0;
+    let heapWhilePaused = 0;
+    for await (const item of stream) {
+      if (item.type !== 'notification') continue;
+      received += 1;
+      if (item.payload !== String(received)) inOrder = false;
+      mostPending = Math.max(mostPending, listener.pending);
+      if (received === 20_000) {
+        const [state] = (await paused) as [{ paused: boolean }];
+        expect(state.paused).toBe(true);
+        await usage;
+        heapWhilePaused = process.memoryUsage().heapUsed;
+      }
+      if (received < 20_000 && received % 100 === 0)
+        await new Promise((resolve) => setImmediate(resolve));
+      if (received === 1_000_000) break;
+    }
+    await sending;
+    expect(received).toBe(1_000_000);
+    expect(inOrder).toBe(true);
+    expect(mostPending).toBeLessThan(highWaterMark + 10_000);
+    expect(heapWhilePaused - heapBefore).toBeLessThan(64 * 1024 * 1024);
+  });
+
   it('an unknown host and a wrong password are clear errors', async () => {
     await expect(createListener('postgres://u@no-such-host.invalid/db')).rejects.toMatchObject({
       code: 'CONNECTION_REFUSED',

@@ -296,6 +296,26 @@ describe.skipIf(!managed)('Listener against servers that stop or are standbys', 
     expect(pids.rows.map((row) => Number(row[0]))).toContain(listener.processId);
   });
 
+  it.skipIf((managed?.cluster?.major ?? 0) < 17)(
+    "the server's 'NOTIFY queue is N% full' warning surfaces as a typed notice",
+    async () => {
+      const cluster = track(await startCluster({ settings: { max_notify_queue_pages: '64' } }));
+      const url = `postgres://postgres@127.0.0.1:${cluster.port}/postgres`;
+      const stuck = track(await connect(url));
+      await stuck.listen('fill');
+      const listener = track(await createListener(url));
+      const notices: number[] = [];
+      listener.on('notice', (notice) => {
+        if (notice.queueFullPercent !== undefined) notices.push(notice.queueFullPercent);
+      });
+      const payload = 'x'.repeat(7000);
+      while (notices.length === 0) {
+        await listener.notify('fill', payload);
+      }
+      expect(notices[0]).toBeGreaterThanOrEqual(50);
+    },
+  );
+
   it('gives up after the attempt limit with an error event', async () => {
     const cluster = track(await startCluster());
     const listener = track(

@@ -21,6 +21,7 @@ import { checkChannel, checkPayload } from './channels.js';
 import { ConnectionError, ServerError } from './errors.js';
 import { escapeIdentifier, escapeLiteral } from './escape.js';
 import { Fifo } from './fifo.js';
+import { createTracer, type TraceOptions } from './trace.js';
 
 /** libpq's PQstatus, in words: usable, broken, or closed by the application. */
 export type ConnectionStatus = 'ok' | 'bad' | 'closed';
@@ -553,6 +554,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   setTracer(tracer: Tracer | undefined): void {
     this.tracer = tracer;
+  }
+
+  /**
+   * libpq's PQtrace: from now on every message both ways is passed to `write` as one record
+   * in libpq's trace format (`F`/`B`, length, message name, fields; see createTracer), with
+   * no trailing newline; timestamps only with `{ timestamps: true }`. Passwords and SASL
+   * data are masked. Replaces any tracer set before; the returned function (PQuntrace)
+   * stops this trace.
+   */
+  trace(write: (line: string) => void, options?: TraceOptions): () => void {
+    const tracer = createTracer(write, options);
+    this.setTracer(tracer);
+    return () => {
+      if (this.tracer === tracer) this.setTracer(undefined);
+    };
   }
 
   /**

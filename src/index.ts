@@ -8,10 +8,12 @@ export {
   type Notification,
   type QueryResult,
   type ResultField,
+  type Tracer,
   type TransactionStatus,
 } from './connection/connection.js';
 export { ConnectionError, type ConnectionErrorCode, ServerError } from './connection/errors.js';
 export { escapeIdentifier, escapeLiteral } from './connection/escape.js';
+export { createTracer, type TraceOptions, traceMask } from './connection/trace.js';
 export {
   createListener,
   type GapMarker,

@@ -1,7 +1,6 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Connection, ConnectionError, ServerError } from '../../src/index.js';
-import { connectTest } from '../support/server.js';
+import { connectTest, waitUntilSleeping } from '../support/server.js';
 
 describe('Connection against the real server', () => {
   let conn: Connection;
@@ -131,7 +130,7 @@ describe('Connection against the real server', () => {
     const other = await connectTest();
     try {
       const sleeping = other.exec('SELECT pg_sleep(30)').catch((caught: unknown) => caught);
-      await waitForActivity(other.backendPid);
+      await waitUntilSleeping(conn, other.backendPid);
       const started = performance.now();
       await other.cancel();
       const error = await sleeping;
@@ -142,17 +141,6 @@ describe('Connection against the real server', () => {
       await other.close();
     }
   });
-
-  async function waitForActivity(pid: number): Promise<void> {
-    for (;;) {
-      const result = await conn.query(
-        "SELECT 1 FROM pg_stat_activity WHERE pid = $1::int AND state = 'active' AND wait_event = 'PgSleep'",
-        [String(pid)],
-      );
-      if (result.rows.length > 0) return;
-      await delay(10);
-    }
-  }
 });
 
 describe('closing', () => {

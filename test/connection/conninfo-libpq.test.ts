@@ -9,32 +9,11 @@
  * percent-encoded bytes that are not UTF-8 (pqnotify needs text and rejects them).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { rmSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONNINFO_KEYWORDS, parseConninfo } from '../../src/connection/conninfo.js';
 import { ConnectionError } from '../../src/connection/errors.js';
-
-const HEADER = '/usr/include/postgresql/libpq-fe.h';
-const SOURCE = fileURLToPath(new URL('../support/libpq-conninfo.c', import.meta.url));
-
-/** Builds the helper; returns its path, or why it cannot be built. */
-function buildHelper(): { binary: string; dir: string } | { skip: string } {
-  if (!existsSync(HEADER)) return { skip: `no libpq headers (${HEADER})` };
-  if (spawnSync('cc', ['--version']).status !== 0) return { skip: 'no C compiler (cc)' };
-  const dir = mkdtempSync(join(tmpdir(), 'pqnotify-libpq-'));
-  const binary = join(dir, 'libpq-conninfo');
-  const build = spawnSync('cc', ['-I/usr/include/postgresql', SOURCE, '-lpq', '-o', binary], {
-    encoding: 'utf8',
-  });
-  if (build.status !== 0) {
-    rmSync(dir, { recursive: true, force: true });
-    return { skip: `could not build against libpq: ${build.stderr.trim().split('\n')[0]}` };
-  }
-  return { binary, dir };
-}
+import { buildLibpqProgram } from '../support/libpq.js';
 
 type Outcome = { ok: true; keywords: Record<string, string> } | { ok: false; message: string };
 
@@ -192,7 +171,7 @@ const TABLE: readonly string[] = [
   'postgresql://h:%35432/db',
 ];
 
-const helper = buildHelper();
+const helper = buildLibpqProgram('libpq-conninfo');
 const reason = 'skip' in helper ? ` (skipped: ${helper.skip})` : '';
 
 describe.skipIf('skip' in helper)(

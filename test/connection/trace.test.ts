@@ -5,10 +5,8 @@
  * into a temporary directory (skipped without a C compiler or libpq headers).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTracer, traceMask } from '../../src/connection/trace.js';
 import { ServerError } from '../../src/index.js';
@@ -37,6 +35,7 @@ import {
   writeSync,
   writeTerminate,
 } from '../../src/protocol/index.js';
+import { buildLibpqProgram } from '../support/libpq.js';
 import { connectTest, server } from '../support/server.js';
 
 const bytes = (...values: number[]) => new Uint8Array(values);
@@ -362,31 +361,12 @@ describe('Connection.trace against the real server', () => {
   });
 });
 
-const HEADER = '/usr/include/postgresql/libpq-fe.h';
-const SOURCE = fileURLToPath(new URL('../support/libpq-trace.c', import.meta.url));
-
-/** Builds the helper; returns its path, or why it cannot be built. */
-function buildHelper(): { binary: string; dir: string } | { skip: string } {
-  if (!existsSync(HEADER)) return { skip: `no libpq headers (${HEADER})` };
-  if (spawnSync('cc', ['--version']).status !== 0) return { skip: 'no C compiler (cc)' };
-  const dir = mkdtempSync(join(tmpdir(), 'pqnotify-libpq-trace-'));
-  const binary = join(dir, 'libpq-trace');
-  const build = spawnSync('cc', ['-I/usr/include/postgresql', SOURCE, '-lpq', '-o', binary], {
-    encoding: 'utf8',
-  });
-  if (build.status !== 0) {
-    rmSync(dir, { recursive: true, force: true });
-    return { skip: `could not build against libpq: ${build.stderr.trim().split('\n')[0]}` };
-  }
-  return { binary, dir };
-}
-
 /** Replaces what differs from run to run: the backend pid of a notification. */
 function normalize(line: string): string {
   return line.replace(/^(B\t\d+\tNotificationResponse\t )\d+/, '$1NNNN');
 }
 
-const helper = buildHelper();
+const helper = buildLibpqProgram('libpq-trace');
 
 describe.skipIf('skip' in helper)(
   `trace against libpq's PQtrace${'skip' in helper ? ` (skipped: ${helper.skip})` : ''}`,

@@ -1,7 +1,6 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Connection, ConnectionError, type Notification } from '../../src/index.js';
-import { connectTest } from '../support/server.js';
+import { connectTest, waitUntilSleeping } from '../support/server.js';
 
 /** Takes notifications with the libpq loop until `count` arrived (safety net: the test timeout). */
 async function receive(conn: Connection, count: number): Promise<Notification[]> {
@@ -260,14 +259,3 @@ describe('the async iterator', () => {
     expect((error as ConnectionError).code).toBe('CONNECTION_LOST');
   });
 });
-
-async function waitUntilSleeping(observer: Connection, pid: number): Promise<void> {
-  for (;;) {
-    const result = await observer.query(
-      "SELECT 1 FROM pg_stat_activity WHERE pid = $1::int AND wait_event = 'PgSleep'",
-      [String(pid)],
-    );
-    if (result.rows.length > 0) return;
-    await delay(5);
-  }
-}

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { expect, inject } from 'vitest';
 import { type Connection, ConnectionError, connect } from '../../src/index.js';
 import type { TestServerInfo } from './global-setup.js';
@@ -29,4 +30,19 @@ export async function connectFailure(
   }
   await conn.close();
   throw new Error(`expected the connection to fail, but it reached ${conn.address}`);
+}
+
+/**
+ * Polls pg_stat_activity (through `observer`) until the backend `pid` is inside pg_sleep,
+ * so a test can act on a command that is really running.
+ */
+export async function waitUntilSleeping(observer: Connection, pid: number): Promise<void> {
+  for (;;) {
+    const result = await observer.query(
+      "SELECT 1 FROM pg_stat_activity WHERE pid = $1::int AND wait_event = 'PgSleep'",
+      [String(pid)],
+    );
+    if (result.rows.length > 0) return;
+    await delay(5);
+  }
 }

@@ -1,0 +1,420 @@
+/**
+ * One listener process of the notification benchmark. bench/notify.ts bundles this file with
+ * src/ into plain JavaScript (as the package is built, so no tsx in the measured process),
+ * starts it as `node notify-listener.mjs '<ListenerTask as JSON>'` once per client and run,
+ * and reads one JSON object per line (a ListenerEvent) from its stdout. The libpq receiver
+ * (bench/libpq-receiver.c) speaks the same protocol.
+ *
+ * Burst mode: LISTEN, print `ready` (with the resident set size), reset the peak RSS, then
+ * receive `bursts` bursts of `count` notifications, printing `burst` after each with the
+ * time from the first notification to the last, measured here. Latency mode: a second
+ * connection of the same client sends each notification; one sample is the time from the
+ * send to the receipt on the listening connection, taken back to back ("hot") and then with
+ * a pause before each ("paced", the listener idle in between).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { type Connection, connect } from '../src/index.js';
+
+/** The JavaScript clients this process can run. */
+export type JsClient = 'pqnotify-loop' | 'pqnotify-iter' | 'pg' | 'postgres';
+
+/** What one listener process does, passed as its only argument (JSON). */
+export interface ListenerTask {
+  client: JsClient;
+  /** Resolved URLs of the other clients' packages (the bundle lives outside the project). */
+  modules: { pg: string; postgres: string };
+  mode: 'burst' | 'latency';
+  url: string;
+  channel: string;
+  /** Burst mode: notifications per burst. */
+  count: number;
+  /** Burst mode: how many bursts to receive (the last is the timed one in the report). */
+  bursts: number;
+  /** Latency mode: unrecorded samples first. */
+  warmup: number;
+  /** Latency mode: recorded samples, in each of the hot and paced series. */
+  samples: number;
+  /** Latency mode: the pause before each paced sample, in milliseconds. */
+  gapMs: number;
+}
+
+/** One line a listener process prints (JSON). */
+export type ListenerEvent =
+  | { event: 'ready'; idleRssKiB: number }
+  | {
+      event: 'burst';
+      index: number;
+      count: number;
+      /** First notification to last; null when the burst stalled. */
+      seconds: number | null;
+      /** CPU time (user + system, all threads) from the start of the wait to the last one. */
+      cpuSeconds: number | null;
+      /** Sequence numbers (last six payload characters, hex) of the first and last received. */
+      firstSeq: number | null;
+      lastSeq: number | null;
+      stalled: boolean;
+    }
+  | { event: 'latency'; hotUs: number[]; pacedUs: number[] }
+  | {
+      event: 'end';
+      /** Peak resident set since the `ready` line when peakSinceListen, else of the process. */
+      peakRssKiB: number;
+      peakSinceListen: boolean;
+      /** process.resourceUsage().maxRSS: the lifetime peak, startup included. */
+      maxRssKiB: number;
+    };
+
+/** Seconds without a notification, once a burst has begun, before it counts as stalled. */
+const stallSeconds = 10;
+/** Seconds to wait for the first notification of a burst (the sender generates it first). */
+const firstWaitSeconds = 600;
+
+/** Notifications received so far in the current burst, read by the stall watchdog. */
+interface Progress {
+  count: number;
+}
+
+interface BurstTiming {
+  count: number;
+  first: number;
+  last: number;
+  /** process.cpuUsage() at the last notification. */
+  cpu: NodeJS.CpuUsage;
+  firstPayload: string;
+  lastPayload: string;
+}
+
+/** What each client implements: a LISTENing connection, bursts, and latency samples. */
+interface Receiver {
+  burst(n: number, progress: Progress): Promise<BurstTiming>;
+  latency(task: ListenerTask): Promise<LatencySeries>;
+  close(): Promise<void>;
+}
+
+/** Latency samples in microseconds. */
+interface LatencySeries {
+  hotUs: number[];
+  pacedUs: number[];
+}
+
+function emit(event: ListenerEvent): void {
+  process.stdout.write(`${JSON.stringify(event)}\n`);
+}
+
+function statusKiB(field: 'VmRSS' | 'VmHWM'): number {
+  const match = new RegExp(`^${field}:\\s*(\\d+)`, 'm').exec(
+    readFileSync('/proc/self/status', 'utf8'),
+  );
+  return match ? Number(match[1]) : -1;
+}
+
+/** Resets VmHWM to the current resident set (Linux 4.0+); false when not allowed. */
+function resetPeak(): boolean {
+  try {
+    writeFileSync('/proc/self/clear_refs', '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function sequenceOf(payload: string): number | null {
+  return payload.length < 6 ? null : Number.parseInt(payload.slice(-6), 16);
+}
+
+/** Waits for the next notification with the libpq loop: waitReadable, consumeInput, notifies. */
+async function nextByLoop(conn: Connection): Promise<string> {
+  for (;;) {
+    const notification = conn.notifies();
+    if (notification) return notification.payload;
+    await conn.waitReadable();
+    conn.consumeInput();
+  }
+}
+
+/**
+ * Latency samples: `send(payload)` on one connection, `receive()` resolving with the payload
+ * that arrived on the other. The send is awaited after the receipt, so it never delays the
+ * measurement. Warm-up first, then the hot series, then the paced one.
+ */
+async function sampleLatency(
+  task: ListenerTask,
+  send: (payload: string) => Promise<unknown>,
+  receive: () => Promise<string>,
+): Promise<LatencySeries> {
+  let i = 0;
+  const sample = async (): Promise<number> => {
+    const payload = String(i++);
+    const start = performance.now();
+    const sent = send(payload);
+    const got = await receive();
+    const elapsed = performance.now() - start;
+    await sent;
+    if (got !== payload) throw new Error(`expected payload ${payload}, got ${got}`);
+    return elapsed * 1000;
+  };
+  for (let k = 0; k < task.warmup; k++) await sample();
+  const hotUs: number[] = [];
+  for (let k = 0; k < task.samples; k++) hotUs.push(await sample());
+  const pacedUs: number[] = [];
+  for (let k = 0; k < task.samples; k++) {
+    await new Promise((resolve) => setTimeout(resolve, task.gapMs));
+    pacedUs.push(await sample());
+  }
+  return { hotUs, pacedUs };
+}
+
+async function pqnotifyReceiver(task: ListenerTask, iterate: boolean): Promise<Receiver> {
+  const conn = await connect(task.url);
+  await conn.listen(task.channel);
+  const burstByLoop = async (n: number, progress: Progress): Promise<BurstTiming> => {
+    let count = 0;
+    let first = 0;
+    let firstPayload = '';
+    let lastPayload = '';
+    while (count < n) {
+      await conn.waitReadable();
+      conn.consumeInput();
+      for (let m = conn.notifies(); m !== null; m = conn.notifies()) {
+        if (count === 0) {
+          first = performance.now();
+          firstPayload = m.payload;
+        }
+        if (++count === n) {
+          lastPayload = m.payload;
+          break;
+        }
+      }
+      progress.count = count;
+    }
+    return {
+      count,
+      first,
+      last: performance.now(),
+      cpu: process.cpuUsage(),
+      firstPayload,
+      lastPayload,
+    };
+  };
+  const burstByIterator = async (n: number, progress: Progress): Promise<BurstTiming> => {
+    let first = 0;
+    let firstPayload = '';
+    let lastPayload = '';
+    for await (const m of conn.notifications()) {
+      if (progress.count === 0) {
+        first = performance.now();
+        firstPayload = m.payload;
+      }
+      if (++progress.count === n) {
+        lastPayload = m.payload;
+        break;
+      }
+    }
+    return {
+      count: progress.count,
+      first,
+      last: performance.now(),
+      cpu: process.cpuUsage(),
+      firstPayload,
+      lastPayload,
+    };
+  };
+  return {
+    burst: iterate ? burstByIterator : burstByLoop,
+    async latency() {
+      const notifier = await connect(task.url);
+      const iterator = conn.notifications()[Symbol.asyncIterator]();
+      const receive = iterate
+        ? async () => {
+            const next = await iterator.next();
+            if (next.done) throw new Error('the notification iterator ended');
+            return next.value.payload;
+          }
+        : () => nextByLoop(conn);
+      const series = await sampleLatency(
+        task,
+        (payload) => notifier.notify(task.channel, payload),
+        receive,
+      );
+      await iterator.return();
+      await notifier.close();
+      return series;
+    },
+    close: () => conn.close(),
+  };
+}
+
+/** Resolves the pending receipt of the event-driven clients (pg, postgres.js). */
+class EventSink {
+  private progress: Progress = { count: 0 };
+  private target = 0;
+  private timing = { first: 0, firstPayload: '' };
+  private done: ((lastPayload: string) => void) | undefined;
+  private waiting: ((payload: string) => void) | undefined;
+
+  /** The notification handler to register with the client. */
+  readonly onPayload = (payload: string): void => {
+    const waiting = this.waiting;
+    if (waiting) {
+      this.waiting = undefined;
+      waiting(payload);
+      return;
+    }
+    const progress = this.progress;
+    if (progress.count === 0) {
+      this.timing.first = performance.now();
+      this.timing.firstPayload = payload;
+    }
+    if (++progress.count === this.target) this.done?.(payload);
+  };
+
+  burst(n: number, progress: Progress): Promise<BurstTiming> {
+    return new Promise((resolve) => {
+      // The watchdog reads the same object the handler counts in.
+      this.progress = progress;
+      this.target = n;
+      this.timing = { first: 0, firstPayload: '' };
+      this.done = (lastPayload) => {
+        const last = performance.now();
+        const cpu = process.cpuUsage();
+        this.done = undefined;
+        resolve({ ...this.timing, count: progress.count, last, cpu, lastPayload });
+      };
+    });
+  }
+
+  next(): Promise<string> {
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+    });
+  }
+}
+
+async function pgReceiver(task: ListenerTask): Promise<Receiver> {
+  const { default: pg } = (await import(task.modules.pg)) as typeof import('pg');
+  const sink = new EventSink();
+  const client = new pg.Client({ connectionString: task.url });
+  await client.connect();
+  client.on('notification', (message) => sink.onPayload(message.payload ?? ''));
+  await client.query(`LISTEN ${client.escapeIdentifier(task.channel)}`);
+  return {
+    burst: (n, progress) => sink.burst(n, progress),
+    async latency() {
+      const notifier = new pg.Client({ connectionString: task.url });
+      await notifier.connect();
+      const series = await sampleLatency(
+        task,
+        (payload) => notifier.query('SELECT pg_notify($1, $2)', [task.channel, payload]),
+        () => sink.next(),
+      );
+      await notifier.end();
+      return series;
+    },
+    close: () => client.end(),
+  };
+}
+
+async function postgresReceiver(task: ListenerTask): Promise<Receiver> {
+  const { default: postgres } = (await import(task.modules.postgres)) as {
+    default: typeof import('postgres');
+  };
+  const sink = new EventSink();
+  const sql = postgres(task.url, { max: 1, onnotice: () => undefined });
+  await sql.listen(task.channel, sink.onPayload);
+  return {
+    burst: (n, progress) => sink.burst(n, progress),
+    latency: () =>
+      sampleLatency(
+        task,
+        (payload) => sql.notify(task.channel, payload),
+        () => sink.next(),
+      ),
+    close: () => sql.end({ timeout: 1 }),
+  };
+}
+
+function receiverFor(task: ListenerTask): Promise<Receiver> {
+  switch (task.client) {
+    case 'pqnotify-loop':
+      return pqnotifyReceiver(task, false);
+    case 'pqnotify-iter':
+      return pqnotifyReceiver(task, true);
+    case 'pg':
+      return pgReceiver(task);
+    case 'postgres':
+      return postgresReceiver(task);
+  }
+}
+
+function endEvent(peakSinceListen: boolean): ListenerEvent {
+  const maxRssKiB = process.resourceUsage().maxRSS;
+  return {
+    event: 'end',
+    peakRssKiB: peakSinceListen ? statusKiB('VmHWM') : maxRssKiB,
+    peakSinceListen,
+    maxRssKiB,
+  };
+}
+
+async function runBursts(task: ListenerTask, receiver: Receiver): Promise<void> {
+  const progress: Progress = { count: 0 };
+  let index = 0;
+  let seen = -1;
+  let quietSince = performance.now();
+  // Ends the process when a burst stops short, reporting how far it got.
+  const watchdog = setInterval(() => {
+    const now = performance.now();
+    if (progress.count !== seen) {
+      seen = progress.count;
+      quietSince = now;
+      return;
+    }
+    const limit = (progress.count === 0 ? firstWaitSeconds : stallSeconds) * 1000;
+    if (now - quietSince < limit) return;
+    emit({
+      event: 'burst',
+      index,
+      count: progress.count,
+      seconds: null,
+      cpuSeconds: null,
+      firstSeq: null,
+      lastSeq: null,
+      stalled: true,
+    });
+    emit(endEvent(false));
+    process.exit(1);
+  }, 1000);
+  emit({ event: 'ready', idleRssKiB: statusKiB('VmRSS') });
+  const peakSinceListen = resetPeak();
+  for (; index < task.bursts; index++) {
+    progress.count = 0;
+    seen = -1;
+    const cpuStart = process.cpuUsage();
+    const timing = await receiver.burst(task.count, progress);
+    emit({
+      event: 'burst',
+      index,
+      count: timing.count,
+      seconds: (timing.last - timing.first) / 1000,
+      cpuSeconds: (timing.cpu.user - cpuStart.user + timing.cpu.system - cpuStart.system) / 1e6,
+      firstSeq: sequenceOf(timing.firstPayload),
+      lastSeq: sequenceOf(timing.lastPayload),
+      stalled: false,
+    });
+  }
+  clearInterval(watchdog);
+  emit(endEvent(peakSinceListen));
+}
+
+async function runLatency(task: ListenerTask, receiver: Receiver): Promise<void> {
+  emit({ event: 'ready', idleRssKiB: statusKiB('VmRSS') });
+  emit({ event: 'latency', ...(await receiver.latency(task)) });
+  emit(endEvent(false));
+}
+
+const task = JSON.parse(process.argv[2] ?? '') as ListenerTask;
+const receiver = await receiverFor(task);
+if (task.mode === 'burst') await runBursts(task, receiver);
+else await runLatency(task, receiver);
+await receiver.close();
+process.exit(0);

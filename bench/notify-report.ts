@@ -1,0 +1,285 @@
+/**
+ * Renders the notification benchmark's report (bench/notify.ts) as Markdown, which is also
+ * what it prints, and as a hand-written SVG chart of throughput and latency by client.
+ */
+import type { ClientName, NotifyReport, PayloadSize, TargetRow, Variant } from './notify.js';
+
+const variants: readonly Variant[] = ['cold', 'warm'];
+
+/** The payload sizes of a report, smallest first. */
+function sizesOf(report: NotifyReport): PayloadSize[] {
+  return (Object.keys(report.counts).map(Number) as PayloadSize[]).sort((a, b) => a - b);
+}
+
+/** A Markdown table with padded columns, readable as plain text too. */
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? ` ${'-'.repeat(w)} ` : ` ${'-'.repeat(w - 1)}: `)).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+const fixed = (value: number | null, digits: number) =>
+  value === null ? 'n/a' : value.toFixed(digits);
+
+function throughputCell(report: NotifyReport, client: ClientName, size: PayloadSize, v: Variant) {
+  const row = report.throughput.find(
+    (r) => r.client === client && r.payloadBytes === size && r.variant === v,
+  );
+  if (!row) return 'n/a';
+  const value = row.perSecond === null ? 'n/a' : (row.perSecond / 1e6).toFixed(3);
+  return row.failures > 0 ? `${value} (${row.failures} FAILED)` : value;
+}
+
+function cpuCell(report: NotifyReport, client: ClientName, size: PayloadSize, v: Variant) {
+  const row = report.throughput.find(
+    (r) => r.client === client && r.payloadBytes === size && r.variant === v,
+  );
+  if (!row || row.cpuNsPerNotification === null) return 'n/a';
+  const busy = row.cpuBusy === null ? '' : ` (${(row.cpuBusy * 100).toFixed(0)}%)`;
+  return `${row.cpuNsPerNotification.toFixed(0)}${busy}`;
+}
+
+function targetRow(t: TargetRow): string[] {
+  const bound = `${t.kind === 'atLeast' ? '≥' : '≤'} ${t.limit}${t.unit === 'x' ? 'x' : ' MiB'}`;
+  const value = t.value === null ? 'n/a' : `${t.value.toFixed(2)}${t.unit === 'x' ? 'x' : ' MiB'}`;
+  const verdict = t.pass === null ? 'n/a' : t.pass ? 'PASS' : 'MISS';
+  return [t.target, t.client, t.variant, value, bound, verdict];
+}
+
+/** The whole report as Markdown: machine, throughput, latency, memory, targets, method. */
+export function renderMarkdown(report: NotifyReport): string {
+  const m = report.machine;
+  const clients = report.clients;
+  const payloadSizes = sizesOf(report);
+  const sizes = payloadSizes.map((s) => `${report.counts[s].toLocaleString('en-US')} x ${s} B`);
+  const out: string[] = [
+    `# Notification benchmark${report.quick ? ' (quick run)' : ''}`,
+    '',
+    `${report.date}. Medians of ${report.reps} repetition(s); clients alternate within each.`,
+    '',
+    `- Machine: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.os}`,
+    `- Node ${m.node}; pg ${m.pg}; postgres.js ${m.postgres}; libpq ${m.libpq ?? 'not run'}`,
+    `- Server: ${m.server} — ${m.serverSource}`,
+    `- Bursts: ${sizes.join(', ')} in one transaction each`,
+    ...report.skipped.map((s) => `- Skipped ${s.client}: ${s.reason}`),
+    '',
+    '## Burst throughput (million notifications/s)',
+    '',
+    table(
+      ['client', ...payloadSizes.flatMap((s) => variants.map((v) => `${s} B ${v}`))],
+      clients.map((c) => [
+        c,
+        ...payloadSizes.flatMap((s) => variants.map((v) => throughputCell(report, c, s, v))),
+      ]),
+    ),
+    '',
+    '## Listener CPU per notification (ns; in parentheses: CPU time / first-to-last time)',
+    '',
+    'User + system time of the listener process (all threads) during the timed burst. Near',
+    '100% means the client limits the rate; well below, the server does.',
+    '',
+    table(
+      ['client', ...payloadSizes.flatMap((s) => variants.map((v) => `${s} B ${v}`))],
+      clients.map((c) => [
+        c,
+        ...payloadSizes.flatMap((s) => variants.map((v) => cpuCell(report, c, s, v))),
+      ]),
+    ),
+    '',
+    `## Latency, NOTIFY to receipt (µs; ${report.latencySamples} samples each after ${report.latencyWarmup} unrecorded)`,
+    '',
+    `Paced: one sample per ${report.latencyGapMs} ms, the listener idle in between. Hot: back to back.`,
+    '',
+    table(
+      ['client', 'paced p50', 'paced p90', 'paced p99', 'hot p50', 'hot p90', 'hot p99'],
+      report.latency.map((r) => [
+        r.failures > 0 ? `${r.client} (${r.failures} FAILED)` : r.client,
+        fixed(r.paced?.p50Us ?? null, 0),
+        fixed(r.paced?.p90Us ?? null, 0),
+        fixed(r.paced?.p99Us ?? null, 0),
+        fixed(r.hot?.p50Us ?? null, 0),
+        fixed(r.hot?.p90Us ?? null, 0),
+        fixed(r.hot?.p99Us ?? null, 0),
+      ]),
+    ),
+    '',
+    '## Listener memory (MiB): resident after LISTEN, largest peak growth during the bursts',
+    '',
+    table(
+      ['client', 'idle', ...payloadSizes.flatMap((s) => variants.map((v) => `+${s} B ${v}`))],
+      clients.map((c) => {
+        const rows = report.memory.filter((r) => r.client === c);
+        const idle = rows.map((r) => r.idleMiB).filter((v): v is number => v !== null);
+        return [
+          c,
+          idle.length === 0 ? 'n/a' : (idle.reduce((a, b) => a + b, 0) / idle.length).toFixed(1),
+          ...payloadSizes.flatMap((s) =>
+            variants.map((v) =>
+              fixed(
+                rows.find((r) => r.payloadBytes === s && r.variant === v)?.maxGrowthMiB ?? null,
+                1,
+              ),
+            ),
+          ),
+        ];
+      }),
+    ),
+    '',
+    '## Targets',
+    '',
+    table(['target', 'client', 'run', 'value', 'target', 'verdict'], report.targets.map(targetRow)),
+    '',
+  ];
+  if (report.failures.length > 0) {
+    out.push('## Failures', '', ...report.failures.map((f) => `- ${f}`), '');
+  }
+  out.push(
+    '## Method',
+    '',
+    '- Each run is its own listener process: it LISTENs, reports its resident set, then the',
+    '  benchmark sends `SELECT count(pg_notify(...)) FROM generate_series(1, N)` from another',
+    '  connection. Payloads are distinct: padding, then the sequence number in 6 hex digits.',
+    '  The listener times the first to the last notification; rate = (N - 1) / time. A run',
+    '  fails unless it received exactly N, numbered 1 to N. Warm = the second of two bursts.',
+    '- Memory: idle = VmRSS right after LISTEN; the peak (VmHWM) is reset there',
+    '  (/proc/self/clear_refs) and read after the last burst. Growth is the largest over reps.',
+    '- Latency: two connections of the same client in one process; a sample runs from sending',
+    '  `SELECT pg_notify($1, $2)` (extended protocol, each client its own way) to the',
+    '  notification on the listener. libpq: PQsendQueryParams on the notifier, then select()',
+    "  on the listener's socket, PQconsumeInput, PQnotifies; the notifier's result is read",
+    '  after the sample. JS clients: both connections on one event loop. Percentiles are',
+    '  nearest-rank per process, then the median over repetitions. Targets use the paced series.',
+    '- Clients: pqnotify-loop = waitReadable/consumeInput/notifies, pqnotify-iter =',
+    "  `for await` over notifications(), pg = Client 'notification' event, postgres =",
+    '  sql.listen (no pid), libpq = bench/libpq-receiver.c (select loop of the libpq docs).',
+    '',
+  );
+  return out.join('\n');
+}
+
+const palette: Record<ClientName, string> = {
+  'pqnotify-loop': '#1f77b4',
+  'pqnotify-iter': '#6baed6',
+  pg: '#d62728',
+  postgres: '#ff7f0e',
+  libpq: '#2ca02c',
+};
+
+interface Bar {
+  value: number | null;
+  color: string;
+  opacity: number;
+}
+
+const escapeXml = (text: string) =>
+  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+
+/** A panel of bars, one cluster per client, with values printed above the bars. */
+function panel(
+  x: number,
+  y: number,
+  width: number,
+  height: number,
+  title: string,
+  clusters: readonly (readonly Bar[])[],
+  format: (value: number) => string,
+): string {
+  const top = y + 30;
+  const bottom = y + height - 10;
+  const values = clusters.flat().map((b) => b.value ?? 0);
+  const max = Math.max(...values, 1e-9) * 1.15;
+  const slot = (width - 20) / Math.max(clusters.length, 1);
+  const barWidth = (slot - 6) / Math.max(...clusters.map((c) => c.length), 1);
+  const parts = [
+    `<text x="${x + width / 2}" y="${y + 14}" text-anchor="middle" font-weight="bold">${escapeXml(title)}</text>`,
+    `<line x1="${x + 10}" y1="${bottom}" x2="${x + width - 10}" y2="${bottom}" stroke="#444"/>`,
+  ];
+  clusters.forEach((bars, ci) => {
+    bars.forEach((bar, bi) => {
+      const left = x + 10 + ci * slot + 3 + bi * barWidth;
+      const h = bar.value === null ? 0 : ((bottom - top) * bar.value) / max;
+      parts.push(
+        `<rect x="${left.toFixed(1)}" y="${(bottom - h).toFixed(1)}" width="${(barWidth - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${bar.color}" fill-opacity="${bar.opacity}"/>`,
+      );
+      const label = bar.value === null ? 'n/a' : format(bar.value);
+      const cx = left + (barWidth - 1) / 2;
+      const cy = bottom - h - 3;
+      parts.push(
+        `<text x="${cx.toFixed(1)}" y="${cy.toFixed(1)}" font-size="8" transform="rotate(-90 ${cx.toFixed(1)} ${cy.toFixed(1)})" dy="3">${label}</text>`,
+      );
+    });
+  });
+  return parts.join('\n');
+}
+
+/**
+ * The chart: one throughput panel per payload size (solid = cold, light = warm, million
+ * notifications/s) and a latency panel (solid = p50, light = p99, µs), one color per client.
+ */
+export function renderSvg(report: NotifyReport): string {
+  const clients = report.clients;
+  const payloadSizes = sizesOf(report);
+  const panelWidth = 250;
+  const width = panelWidth * 4 + 20;
+  const height = 330;
+  const parts: string[] = [];
+  payloadSizes.forEach((size, i) => {
+    parts.push(
+      panel(
+        10 + i * panelWidth,
+        50,
+        panelWidth - 10,
+        height - 60,
+        `${size} B bursts (M/s; light = warm)`,
+        clients.map((client) =>
+          variants.map((variant, vi) => ({
+            value:
+              report.throughput.find(
+                (r) => r.client === client && r.payloadBytes === size && r.variant === variant,
+              )?.perSecond ?? null,
+            color: palette[client],
+            opacity: vi === 0 ? 1 : 0.45,
+          })),
+        ),
+        (v) => (v / 1e6).toFixed(2),
+      ),
+    );
+  });
+  parts.push(
+    panel(
+      10 + 3 * panelWidth,
+      50,
+      panelWidth - 10,
+      height - 60,
+      `paced latency (µs; light = p99)`,
+      clients.map((client) => {
+        const paced = report.latency.find((r) => r.client === client)?.paced;
+        return [
+          { value: paced?.p50Us ?? null, color: palette[client], opacity: 1 },
+          { value: paced?.p99Us ?? null, color: palette[client], opacity: 0.45 },
+        ];
+      }),
+      (v) => v.toFixed(0),
+    ),
+  );
+  const legend = clients
+    .map(
+      (client, i) =>
+        `<rect x="${20 + i * 150}" y="28" width="12" height="12" fill="${palette[client]}"/><text x="${36 + i * 150}" y="38">${client}</text>`,
+    )
+    .join('\n');
+  const m = report.machine;
+  const subtitle = `${m.cpus} cores, Node ${m.node}, ${m.server.split(',')[0]}, libpq ${m.libpq ?? 'n/a'}; medians of ${report.reps}`;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+    `<text x="20" y="16" font-weight="bold">pqnotify notification benchmark${report.quick ? ' (quick run)' : ''}</text>`,
+    `<text x="${width - 20}" y="16" text-anchor="end" fill="#555">${escapeXml(subtitle)}</text>`,
+    legend,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n');
+}

@@ -153,7 +153,12 @@ export function renderMarkdown(report: NotifyReport): string {
     '  nearest-rank per process, then the median over repetitions. Targets use the paced series.',
     '- Clients: pqnotify-loop = waitReadable/consumeInput/notifies, pqnotify-iter =',
     "  `for await` over notifications(), pg = Client 'notification' event, postgres =",
-    '  sql.listen (no pid), libpq = bench/libpq-receiver.c (select loop of the libpq docs).',
+    '  sql.listen (no pid), libpq = bench/libpq-receiver.c (select loop of the libpq docs, cc -O2).',
+    '  The JS listeners run on plain Node: bench/notify-listener.ts and src/ bundled by tsup',
+    '  with the package build settings; pg and postgres.js load from node_modules.',
+    '- CPU: user + system time of the listener process over the timed burst. When even libpq',
+    '  stays well below 100%, the server sets the rate and throughput ratios understate the',
+    '  differences between clients; CPU per notification still compares them.',
     '',
   );
   return out.join('\n');
@@ -271,7 +276,7 @@ export function renderSvg(report: NotifyReport): string {
     )
     .join('\n');
   const m = report.machine;
-  const subtitle = `${m.cpus} cores, Node ${m.node}, ${m.server.split(',')[0]}, libpq ${m.libpq ?? 'n/a'}; medians of ${report.reps}`;
+  const subtitle = `${m.cpus} cores, Node ${m.node}, ${m.server.split(' on ')[0]}, libpq ${m.libpq ?? 'n/a'}; medians of ${report.reps}`;
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${width}" height="${height}" fill="#fff"/>`,

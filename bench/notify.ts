@@ -38,7 +38,7 @@ const run = promisify(execFile);
 export type ClientName = JsClient | 'libpq';
 
 /** Every client, in the order of the report. */
-export const clientNames: readonly ClientName[] = [
+const clientNames: readonly ClientName[] = [
   'pqnotify-loop',
   'pqnotify-iter',
   'pg',
@@ -47,7 +47,7 @@ export const clientNames: readonly ClientName[] = [
 ];
 
 /** Payload sizes in bytes; the last six characters of each payload are its sequence number. */
-export const payloadSizes = [6, 100, 1000] as const;
+const payloadSizes = [6, 100, 1000] as const;
 
 /** One payload size. */
 export type PayloadSize = (typeof payloadSizes)[number];

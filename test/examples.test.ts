@@ -48,4 +48,44 @@ describe('examples', () => {
     }
     expect(text.trimEnd().endsWith('Done.')).toBe(true);
   });
+
+  it.each<[string, { DATABASE_URL?: string }]>([
+    ['the configured server (DATABASE_URL)', { DATABASE_URL: server.url }],
+    ['a throwaway server when none is configured', {}],
+  ])('demo: plays the whole scenario on %s and exits 0', async (_name, extra) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
+    if (!extra.DATABASE_URL) {
+      for (const name of Object.keys(env)) {
+        if (name.startsWith('PG') || name === 'DATABASE_URL') delete env[name];
+      }
+    }
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    const [code] = await once(child, 'exit');
+    expect(code, text).toBe(0);
+    const carol = /carol pid (\d+)/.exec(text)?.[1];
+    const steps = text.split(/\n(?=\d\. )/);
+    expect(steps).toHaveLength(7);
+    expect(steps[1]).toContain(`alice received "order 1 created" on "orders" from pid ${carol}`);
+    expect(steps[1]).toContain(`bob received "order 1 created" on "orders" from pid ${carol}`);
+    expect(steps[2]).toMatch(/dave received nothing\n/);
+    expect(steps[3]).toContain('received "crème brûlée for 東京 ✓" on "Orders \\"EU\\" 🇪🇺"');
+    expect(steps[4]?.match(/bob received/g)).toHaveLength(2);
+    expect(steps[4]).toContain('bob received "stock changed"');
+    expect(steps[4]).toContain('bob received "price changed"');
+    expect(steps[5]).toMatch(/bob received nothing\n/);
+    expect(steps[6]?.match(/alice: "orders"/g)).toHaveLength(4);
+    expect(steps[6]).toContain('(her own pid: a self-notification)');
+    if (!extra.DATABASE_URL)
+      expect(text.trimEnd().endsWith('stopping the throwaway server')).toBe(true);
+  });
 });

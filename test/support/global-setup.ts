@@ -47,7 +47,10 @@ export const managedHba = [
 
 async function startManaged(): Promise<{ info: TestServerInfo; stop: () => Promise<void> }> {
   const password = randomBytes(12).toString('hex');
-  const cluster = await Cluster.create({ password });
+  const cluster = await Cluster.create({
+    password,
+    binDir: process.env.PQNOTIFY_TEST_PGBIN || undefined,
+  });
   try {
     const certs = await makeCertificates(join(cluster.root, 'certs'));
     const roles: Record<RoleName, string> = {

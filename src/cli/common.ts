@@ -1,0 +1,139 @@
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { ConnectionError, ServerError } from '../connection/errors.js';
+
+/**
+ * Exit codes of the `pqnotify` command, stable for scripts:
+ * 0 success (also after Ctrl-C ends `listen`), 1 any other failure (a server error such
+ * as a missing privilege), 2 bad command-line usage, 3 a malformed connection string or
+ * settings, 4 no usable server (refused, unreachable, timed out, TLS failed, lost),
+ * 5 authentication failed, 6 a channel name or payload over PostgreSQL's limits.
+ */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  config: 3,
+  unreachable: 4,
+  auth: 5,
+  limit: 6,
+} as const;
+
+/** One of the values of ExitCode. */
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** Where a command reads and writes; process streams in the binary, buffers in tests. */
+export interface CliIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream;
+  readonly stdin: NodeJS.ReadableStream;
+  readonly env: NodeJS.ProcessEnv;
+  /** Aborted on SIGINT/SIGTERM: long-running commands stop cleanly and exit 0. */
+  readonly signal: AbortSignal;
+}
+
+/** A failure a command has already put in words, with the exit code it means. */
+export class CliError extends Error {
+  readonly exitCode: ExitCodeValue;
+
+  constructor(exitCode: ExitCodeValue, message: string) {
+    super(message);
+    this.name = 'CliError';
+    this.exitCode = exitCode;
+  }
+}
+
+/** A mistake on the command line: printed with a hint to `--help`, exit code 2. */
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(ExitCode.usage, `${message} (see --help)`);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * Runs one of pqnotify's argument checks (checkChannel, checkPayload) and turns its
+ * RangeError or TypeError into a CliError with exit code 6.
+ */
+export function checkLimit(check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof RangeError || error instanceof TypeError) {
+      throw new CliError(ExitCode.limit, error.message);
+    }
+    throw error;
+  }
+}
+
+/**
+ * The conninfo a command connects with, as psql would pick it: `--url` first, then
+ * DATABASE_URL, else an empty string, which connect() completes from PG* variables and
+ * libpq's defaults.
+ */
+export function conninfoFrom(url: string | undefined, env: NodeJS.ProcessEnv): string {
+  return url ?? env.DATABASE_URL ?? '';
+}
+
+/** True when neither `--url`, DATABASE_URL nor a PG* connection variable names a server. */
+export function noServerConfigured(url: string | undefined, env: NodeJS.ProcessEnv): boolean {
+  if (url !== undefined || env.DATABASE_URL) return false;
+  return !['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGSERVICE'].some(
+    (name) => env[name],
+  );
+}
+
+/** The exit code for an error a command could not handle, and the line to print for it. */
+export function describeFailure(error: unknown): { code: ExitCodeValue; message: string } {
+  if (error instanceof CliError) return { code: error.exitCode, message: error.message };
+  if (error instanceof ConnectionError) {
+    const code =
+      error.code === 'CONNECTION_CONFIG'
+        ? ExitCode.config
+        : error.code === 'CONNECTION_AUTH'
+          ? ExitCode.auth
+          : ExitCode.unreachable;
+    return { code, message: error.message };
+  }
+  if (error instanceof ServerError) {
+    return {
+      code: error.code === '22023' ? ExitCode.limit : ExitCode.failure,
+      message: error.message,
+    };
+  }
+  return {
+    code: ExitCode.failure,
+    message: error instanceof Error ? error.message : String(error),
+  };
+}
+
+/** Writes one line; resolves once the stream took it (or at once when it did). */
+export function writeLine(stream: NodeJS.WritableStream, line: string): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.write(`${line}\n`)) resolve();
+    else stream.once('drain', resolve);
+  });
+}
+
+/** Reads a stream to its end as UTF-8 text. */
+export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) {
+    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * Parses a command's arguments with node:util's parseArgs (strict, positionals allowed);
+ * an unknown option or a missing value is a UsageError.
+ */
+export function parseCommandLine<O extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: O,
+) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}

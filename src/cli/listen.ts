@@ -1,0 +1,86 @@
+import { checkChannel } from '../connection/channels.js';
+import type { Notification } from '../connection/connection.js';
+import { createListener } from '../notify/listener.js';
+import {
+  type CliIo,
+  checkLimit,
+  conninfoFrom,
+  ExitCode,
+  parseCommandLine,
+  UsageError,
+  writeLine,
+} from './common.js';
+
+const HELP = `Usage: pqnotify listen CHANNEL... [--json] [--url URL]
+
+LISTENs on each CHANNEL (taken verbatim: case, spaces and quotes are kept) and prints one
+line per notification until Ctrl-C. Reconnects when the connection is lost, LISTENs again
+and reports on stderr that notifications sent meanwhile may have been missed.
+
+  --json      one JSON object per line: channel, payload, processId (the sender's backend
+              pid) and receivedAt (ISO 8601)
+  --url URL   the server (default: DATABASE_URL, then PG* variables, as psql)
+  -h, --help  this text`;
+
+/** `pqnotify listen`: prints notifications until the signal aborts; see HELP. */
+export async function listenCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, {
+    json: { type: 'boolean' },
+    url: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    await writeLine(io.stdout, HELP);
+    return ExitCode.ok;
+  }
+  if (positionals.length === 0) throw new UsageError('listen needs at least one channel');
+  for (const channel of positionals) checkLimit(() => checkChannel(channel));
+  const format = values.json ? formatJson : formatText;
+
+  const listener = await createListener(conninfoFrom(values.url, io.env), {
+    onWarning: (message) => void writeLine(io.stderr, `pqnotify: ${message}`),
+  });
+  try {
+    listener.on('disconnected', (error) => {
+      void writeLine(io.stderr, `pqnotify: connection lost (${error.message}); reconnecting`);
+    });
+    listener.on('notice', ({ fields }) => {
+      void writeLine(io.stderr, `pqnotify: ${fields.severity ?? 'NOTICE'}: ${fields.message}`);
+    });
+    const stream = listener.stream({ signal: io.signal });
+    for (const channel of positionals) await listener.listen(channel);
+    await writeLine(
+      io.stderr,
+      `pqnotify: listening on ${positionals.map((c) => JSON.stringify(c)).join(', ')} ` +
+        `as pid ${listener.processId}; Ctrl-C stops`,
+    );
+    for await (const item of stream) {
+      if (item.type === 'gap') {
+        await writeLine(
+          io.stderr,
+          `pqnotify: gap: reconnected as pid ${item.processId} after ${item.downtimeMs} ms ` +
+            `(${item.reason}); notifications sent meanwhile may be missing`,
+        );
+      } else {
+        await writeLine(io.stdout, format(item));
+      }
+    }
+  } finally {
+    await listener.close();
+  }
+  return ExitCode.ok;
+}
+
+function formatText(notification: Notification): string {
+  const payload = JSON.stringify(notification.payload).slice(1, -1);
+  return `${JSON.stringify(notification.channel)} from pid ${notification.processId}: ${payload}`;
+}
+
+function formatJson(notification: Notification): string {
+  return JSON.stringify({
+    channel: notification.channel,
+    payload: notification.payload,
+    processId: notification.processId,
+    receivedAt: new Date().toISOString(),
+  });
+}

@@ -1,0 +1,45 @@
+import { type CliIo, describeFailure, ExitCode, writeLine } from './common.js';
+import { listenCommand } from './listen.js';
+import { notifyCommand } from './notify.js';
+
+const USAGE = `pqnotify: PostgreSQL LISTEN/NOTIFY from the command line
+
+Usage:
+  pqnotify listen CHANNEL... [--json] [--url URL]   print notifications as they arrive
+  pqnotify notify CHANNEL [PAYLOAD] [--url URL]     send one (PAYLOAD - reads stdin)
+  pqnotify COMMAND --help                           options of a command
+
+The server: --url, else DATABASE_URL, else the PG* variables and libpq's defaults, as psql.
+Exit codes: 0 ok, 1 other failure, 2 usage, 3 bad connection string, 4 server unreachable,
+5 authentication failed, 6 channel or payload over PostgreSQL's limits.`;
+
+type Command = (args: string[], io: CliIo) => Promise<number>;
+
+const COMMANDS: Record<string, Command> = {
+  listen: listenCommand,
+  notify: notifyCommand,
+};
+
+/**
+ * Runs the `pqnotify` command line (arguments after the program name) and resolves with
+ * the exit code; never throws. Writes only to `io`'s streams.
+ */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    await writeLine(name === undefined ? io.stderr : io.stdout, USAGE);
+    return name === undefined ? ExitCode.usage : ExitCode.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    await writeLine(io.stderr, `pqnotify: unknown command "${name}" (see pqnotify --help)`);
+    return ExitCode.usage;
+  }
+  try {
+    return await command(args, io);
+  } catch (error) {
+    const { code, message } = describeFailure(error);
+    await writeLine(io.stderr, `pqnotify ${name}: ${message}`);
+    return code;
+  }
+}

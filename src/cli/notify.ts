@@ -1,0 +1,44 @@
+import { checkChannel, checkPayload } from '../connection/channels.js';
+import { connect } from '../connection/connect.js';
+import {
+  type CliIo,
+  checkLimit,
+  conninfoFrom,
+  ExitCode,
+  parseCommandLine,
+  readAll,
+  UsageError,
+  writeLine,
+} from './common.js';
+
+const HELP = `Usage: pqnotify notify CHANNEL [PAYLOAD] [--url URL]
+
+Sends one notification (pg_notify(CHANNEL, PAYLOAD), committed at once). CHANNEL is taken
+verbatim; PAYLOAD defaults to empty, and - reads it from stdin (one trailing newline
+dropped). The payload must be shorter than 8000 bytes in UTF-8.
+
+  --url URL   the server (default: DATABASE_URL, then PG* variables, as psql)
+  -h, --help  this text`;
+
+/** `pqnotify notify`: one NOTIFY, checked against the limits before connecting; see HELP. */
+export async function notifyCommand(args: string[], io: CliIo): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, {
+    url: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    await writeLine(io.stdout, HELP);
+    return ExitCode.ok;
+  }
+  const [channel, given, ...extra] = positionals;
+  if (channel === undefined) throw new UsageError('notify needs a channel');
+  if (extra.length > 0) throw new UsageError('notify takes one channel and one payload');
+  const payload = given === '-' ? (await readAll(io.stdin)).replace(/\r?\n$/, '') : (given ?? '');
+  checkLimit(() => checkChannel(channel));
+  checkLimit(() => checkPayload(payload));
+  await using conn = await connect(conninfoFrom(values.url, io.env), {
+    onWarning: (message) => void writeLine(io.stderr, `pqnotify: ${message}`),
+  });
+  await conn.notify(channel, payload);
+  return ExitCode.ok;
+}

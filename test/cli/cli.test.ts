@@ -1,0 +1,252 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { freePort } from '../support/cluster.js';
+import { connectTest, managed, server } from '../support/server.js';
+
+/** The built binary (npm test builds it first; run `npm run build` before a lone vitest run). */
+const BIN = 'dist/cli.js';
+
+/** Environment without any connection variable of the machine running the tests. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('PG') || name === 'DATABASE_URL') delete env[name];
+  }
+  return { ...env, ...extra };
+}
+
+interface Run {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** Resolves once stderr contains `text`; rejects if the process exits first. */
+  stderrIncludes: (text: string | RegExp) => Promise<void>;
+  /** Resolves once stdout has `count` lines. */
+  stdoutLines: (count: number) => Promise<string[]>;
+  exit: Promise<number | null>;
+}
+
+function start(args: string[], env = cleanEnv(), input?: string): Run {
+  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: 'pipe' });
+  let stdout = '';
+  let stderr = '';
+  const changed = new Set<() => void>();
+  const notify = () => {
+    for (const listener of changed) listener();
+  };
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+    notify();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    notify();
+  });
+  const exit = once(child, 'close').then(([code]) => code as number | null);
+  child.stdin.end(input);
+  const until = <T>(check: () => T | undefined): Promise<T> =>
+    new Promise((resolve, reject) => {
+      const attempt = () => {
+        const value = check();
+        if (value === undefined) return;
+        changed.delete(attempt);
+        resolve(value);
+      };
+      changed.add(attempt);
+      void exit.then(() => {
+        if (!changed.has(attempt)) return;
+        changed.delete(attempt);
+        reject(
+          new Error(`exited before the expected output\nstdout: ${stdout}\nstderr: ${stderr}`),
+        );
+      });
+      attempt();
+    });
+  return {
+    child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    stderrIncludes: (text) =>
+      until(() =>
+        (typeof text === 'string' ? stderr.includes(text) : text.test(stderr)) ? true : undefined,
+      ).then(() => undefined),
+    stdoutLines: (count) =>
+      until(() => {
+        const lines = stdout.split('\n').slice(0, -1);
+        return lines.length >= count ? lines : undefined;
+      }),
+    exit,
+  };
+}
+
+async function runToEnd(args: string[], env = cleanEnv(), input?: string) {
+  const run = start(args, env, input);
+  const code = await run.exit;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
+}
+
+/** Starts `pqnotify listen` and resolves with it and its backend pid once it listens. */
+async function startListening(args: string[], env?: NodeJS.ProcessEnv) {
+  const run = start(['listen', ...args], env);
+  await run.stderrIncludes(/as pid \d+; Ctrl-C stops/);
+  const pid = Number(/as pid (\d+)/.exec(run.stderr())?.[1]);
+  return { run, pid };
+}
+
+describe('pqnotify notify', () => {
+  it('sends a notification that a listener receives from its pid', async () => {
+    await using conn = await connectTest();
+    const channel = `cli notify ${process.pid}`;
+    await conn.listen(channel);
+    const result = await runToEnd(['notify', channel, 'héllo wörld', '--url', server.url]);
+    expect(result).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    await conn.waitReadable({ timeout: 10_000 });
+    conn.consumeInput();
+    const received = conn.notifies();
+    expect(received).toMatchObject({ channel, payload: 'héllo wörld' });
+    expect(received?.processId).not.toBe(conn.backendPid);
+  });
+
+  it('reads the payload from stdin with -, dropping one trailing newline', async () => {
+    await using conn = await connectTest();
+    const channel = `cli_stdin_${process.pid}`;
+    await conn.listen(channel);
+    const input = 'line one\nline two\n';
+    const result = await runToEnd(['notify', channel, '-', '--url', server.url], cleanEnv(), input);
+    expect(result.code, result.stderr).toBe(0);
+    await conn.waitReadable({ timeout: 10_000 });
+    conn.consumeInput();
+    expect(conn.notifies()?.payload).toBe('line one\nline two');
+  });
+
+  it('takes the server from DATABASE_URL, and from PG* variables like psql', async () => {
+    await using conn = await connectTest();
+    const channel = `cli_env_${process.pid}`;
+    await conn.listen(channel);
+    const byUrl = await runToEnd(
+      ['notify', channel, 'by url'],
+      cleanEnv({ DATABASE_URL: server.url }),
+    );
+    expect(byUrl.code, byUrl.stderr).toBe(0);
+    const pgVars = cleanEnv({
+      PGHOST: server.host,
+      PGPORT: String(server.port),
+      PGUSER: server.user,
+      PGPASSWORD: server.password,
+      PGDATABASE: server.database,
+    });
+    const byVars = await runToEnd(['notify', channel, 'by PG vars'], pgVars);
+    expect(byVars.code, byVars.stderr).toBe(0);
+    const payloads: string[] = [];
+    while (payloads.length < 2) {
+      await conn.waitReadable({ timeout: 10_000 });
+      conn.consumeInput();
+      for (let n = conn.notifies(); n; n = conn.notifies()) payloads.push(n.payload);
+    }
+    expect(payloads).toEqual(['by url', 'by PG vars']);
+  });
+});
+
+describe('pqnotify listen', () => {
+  it('prints each notification on a line, with the sender pid, until SIGINT', async () => {
+    const channel = `Cli "Listen" ${process.pid}`;
+    const { run } = await startListening([channel, '--url', server.url]);
+    await using notifier = await connectTest();
+    await notifier.notify(channel, 'first');
+    await notifier.notify(channel, 'two\nlines');
+    const lines = await run.stdoutLines(2);
+    expect(lines).toEqual([
+      `${JSON.stringify(channel)} from pid ${notifier.backendPid}: first`,
+      `${JSON.stringify(channel)} from pid ${notifier.backendPid}: two\\nlines`,
+    ]);
+    run.child.kill('SIGINT');
+    expect(await run.exit).toBe(0);
+  });
+
+  it('prints JSON lines with --json, for several channels', async () => {
+    const channels = [`cli_json_a_${process.pid}`, `cli_json_b_${process.pid}`];
+    const { run } = await startListening([...channels, '--json', '--url', server.url]);
+    await using notifier = await connectTest();
+    const before = Date.now();
+    await notifier.notify(channels[1] as string, '✓ unicode');
+    await notifier.notify(channels[0] as string, '');
+    const lines = (await run.stdoutLines(2)).map((line) => JSON.parse(line));
+    expect(lines.map(({ receivedAt, ...rest }) => rest)).toEqual([
+      { channel: channels[1], payload: '✓ unicode', processId: notifier.backendPid },
+      { channel: channels[0], payload: '', processId: notifier.backendPid },
+    ]);
+    for (const { receivedAt } of lines) {
+      expect(Date.parse(receivedAt)).toBeGreaterThanOrEqual(before - 1000);
+    }
+    run.child.kill('SIGTERM');
+    expect(await run.exit).toBe(0);
+  });
+
+  it('keeps listening after its backend is terminated and reports the gap on stderr', async () => {
+    const channel = `cli_gap_${process.pid}`;
+    const { run, pid } = await startListening([channel, '--url', server.url]);
+    await using admin = await connectTest();
+    await admin.query('SELECT pg_terminate_backend($1::int)', [String(pid)]);
+    await run.stderrIncludes(/gap: reconnected as pid \d+ after \d+ ms/);
+    expect(run.stderr()).toContain('connection lost');
+    await admin.notify(channel, 'after the gap');
+    const [line] = await run.stdoutLines(1);
+    expect(line).toBe(`"${channel}" from pid ${admin.backendPid}: after the gap`);
+    run.child.kill('SIGINT');
+    expect(await run.exit).toBe(0);
+  });
+});
+
+describe('pqnotify errors and exit codes', () => {
+  it.each([
+    ['no command', [], 2, /Usage:/],
+    ['an unknown command', ['shout'], 2, /unknown command "shout"/],
+    ['an unknown option', ['listen', 'c', '--bogus'], 2, /Unknown option '--bogus'/],
+    ['listen without a channel', ['listen'], 2, /at least one channel/],
+    ['notify without a channel', ['notify'], 2, /needs a channel/],
+    ['a malformed URL', ['notify', 'c', '--url', 'postgres://[::1/db'], 3, /no closing "]"/],
+    ['an unknown keyword', ['listen', 'c', '--url', 'hots=x'], 3, /hots/],
+    ['a 64-byte channel', ['notify', 'x'.repeat(64)], 6, /64 bytes in UTF-8; the limit is 63/],
+    ['a 64-byte channel to listen', ['listen', 'é'.repeat(32)], 6, /64 bytes/],
+    ['an 8000-byte payload', ['notify', 'c', 'p'.repeat(8000)], 6, /8000 bytes/],
+  ])('%s exits %i with a message', async (_name, args, code, message) => {
+    const result = await runToEnd(args as string[]);
+    expect(result.code, result.stderr).toBe(code);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).toBe('');
+  });
+
+  it('an unreachable server exits 4, for notify and listen', async () => {
+    const url = `postgres://postgres@127.0.0.1:${await freePort()}/postgres`;
+    for (const command of [
+      ['notify', 'c'],
+      ['listen', 'c'],
+    ]) {
+      const result = await runToEnd([...command, '--url', url]);
+      expect(result.code, result.stderr).toBe(4);
+      expect(result.stderr).toMatch(/ECONNREFUSED/);
+    }
+  });
+
+  it.skipIf(!managed)('a wrong password exits 5 and never shows the password', async () => {
+    const url = `postgres://pqn_scram:not-the-password@${server.host}:${server.port}/postgres`;
+    for (const command of [
+      ['notify', 'c'],
+      ['listen', 'c'],
+    ]) {
+      const result = await runToEnd([...command, '--url', url]);
+      expect(result.code, result.stderr).toBe(5);
+      expect(result.stderr).toMatch(/password authentication failed/);
+      expect(result.stderr).not.toContain('not-the-password');
+    }
+  });
+
+  it('--help of each command exits 0 and prints its usage', async () => {
+    for (const command of ['listen', 'notify']) {
+      const result = await runToEnd([command, '--help']);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(`Usage: pqnotify ${command}`);
+    }
+  });
+});

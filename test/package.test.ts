@@ -44,3 +44,27 @@ describe('the built package (npm test builds it first)', () => {
     expect(stdout.trim()).toBe(expected);
   });
 });
+
+describe('the declarations in dist', () => {
+  it.each(['dist/index.d.ts', 'dist/protocol/index.d.ts'])(
+    '%s: every export carries its doc comment',
+    async (file) => {
+      const ts = (await import('typescript')).default;
+      const program = ts.createProgram([file], { strict: true, skipLibCheck: true });
+      const checker = program.getTypeChecker();
+      const source = program.getSourceFile(file);
+      const module = source && checker.getSymbolAtLocation(source);
+      if (!module) throw new Error(`cannot read ${file}`);
+      const exports = checker.getExportsOfModule(module);
+      expect(exports.length).toBeGreaterThan(20);
+      const undocumented = exports
+        .filter((symbol) => {
+          const target =
+            symbol.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(symbol) : symbol;
+          return ts.displayPartsToString(target.getDocumentationComment(checker)).trim() === '';
+        })
+        .map((symbol) => symbol.name);
+      expect(undocumented).toEqual([]);
+    },
+  );
+});

@@ -119,7 +119,9 @@ async function main(): Promise<void> {
       say('  npx pqnotify listen orders');
       say('  npx pqnotify notify orders "hello"');
       say('Ctrl-C stops it.');
+      const keepAlive = setInterval(() => undefined, 2 ** 30);
       await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
+      clearInterval(keepAlive);
     }
   } finally {
     say('stopping the throwaway server');

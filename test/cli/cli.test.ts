@@ -250,3 +250,41 @@ describe('pqnotify errors and exit codes', () => {
     }
   });
 });
+
+describe('against the demo server (npm run demo -- --serve)', () => {
+  it('listen and notify work with its DATABASE_URL, and Ctrl-C stops the server', async () => {
+    const demo = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts', '--serve'], {
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const urlSeen = new Promise<string>((resolve, reject) => {
+      demo.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const url = /export DATABASE_URL=(\S+)/.exec(output)?.[1];
+        if (url) resolve(url);
+      });
+      demo.on('exit', () => reject(new Error(`the demo exited early: ${output}`)));
+    });
+    const demoExit = once(demo, 'exit');
+    try {
+      const url = await urlSeen;
+      const env = cleanEnv({ DATABASE_URL: url });
+      const { run } = await startListening(['orders', '--json'], env);
+      const sent = await runToEnd(['notify', 'orders', 'from the CLI'], env);
+      expect(sent.code, sent.stderr).toBe(0);
+      const [line] = await run.stdoutLines(1);
+      expect(JSON.parse(line as string)).toMatchObject({
+        channel: 'orders',
+        payload: 'from the CLI',
+      });
+      run.child.kill('SIGINT');
+      expect(await run.exit).toBe(0);
+    } finally {
+      demo.kill('SIGINT');
+    }
+    const [code] = await demoExit;
+    expect(code, output).toBe(0);
+    expect(output.trimEnd().endsWith('stopping the throwaway server')).toBe(true);
+  });
+});

@@ -1,11 +1,4 @@
-import {
-  createHash,
-  createHmac,
-  pbkdf2,
-  pbkdf2Sync,
-  randomBytes,
-  timingSafeEqual,
-} from 'node:crypto';
+import { createHash, createHmac, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import { ConnectionError } from '../errors.js';
 import type { ScramMechanism } from './channel-binding.js';
@@ -92,7 +85,7 @@ function hmac(key: Uint8Array, text: string): Buffer {
 /**
  * The client side of one SCRAM-SHA-256 or SCRAM-SHA-256-PLUS exchange (RFC 5802, RFC 7677)
  * as PostgreSQL runs it: `clientFirstMessage()` for SASLInitialResponse,
- * `handleServerFirst()` on AuthenticationSASLContinue for the SASLResponse, and
+ * `handleServerFirstAsync()` on AuthenticationSASLContinue for the SASLResponse, and
  * `verifyServerFinal()` on AuthenticationSASLFinal. Each step may be taken once and in that
  * order. Every failure throws a ConnectionError (CONNECTION_AUTH) whose message never holds
  * the password or anything derived from it, and ends the exchange. Keys are zeroed as soon as
@@ -174,31 +167,11 @@ export class ScramClient {
 
   /**
    * Checks server-first-message and returns client-final-message (channel binding, nonce,
-   * proof). Blocks the thread for the PBKDF2 key derivation, which grows with the
-   * iteration count: under a millisecond for PostgreSQL's default 4096 on current hardware,
-   * about 1.5 s at the default limit; `handleServerFirstAsync` derives on libuv's thread
-   * pool instead. `data` is only read; the result is a new buffer owned by the caller.
-   */
-  handleServerFirst(data: Uint8Array): Uint8Array {
-    const serverFirst = this.#beginServerFirst(data);
-    let salted: Buffer;
-    try {
-      salted = pbkdf2Sync(
-        this.#password,
-        serverFirst.salt,
-        serverFirst.iterations,
-        KEY_LENGTH,
-        'sha256',
-      );
-    } catch (error) {
-      throw this.#fail(derivationError(error));
-    }
-    return this.#clientFinal(serverFirst, salted);
-  }
-
-  /**
-   * Same as `handleServerFirst`, with PBKDF2 run on libuv's thread pool so the event loop
-   * goes on meanwhile. No other step may start before the promise settles.
+   * proof). The PBKDF2 key derivation runs on libuv's thread pool, so the event loop goes on
+   * meanwhile; its cost grows with the iteration count: under a millisecond for PostgreSQL's
+   * default 4096 on current hardware, about 1.5 s at the default limit. No other step may
+   * start before the promise settles. A malformed message rejects the promise (nothing is
+   * thrown synchronously). `data` is only read; the result is a new buffer owned by the caller.
    */
   async handleServerFirstAsync(data: Uint8Array): Promise<Uint8Array> {
     const serverFirst = this.#beginServerFirst(data);

@@ -65,13 +65,8 @@ function serverView(
   return { proofValid, serverFinal: `v=${serverSignature}` };
 }
 
-function expectAuthError(action: () => unknown, pattern: RegExp): ConnectionError {
-  let caught: unknown;
-  try {
-    action();
-  } catch (error) {
-    caught = error;
-  }
+/** Checks that `caught` is an auth ConnectionError matching `pattern` that keeps the password out. */
+function checkAuthError(caught: unknown, pattern: RegExp): ConnectionError {
   expect(caught).toBeInstanceOf(ConnectionError);
   const error = caught as ConnectionError;
   expect(error.code).toBe('CONNECTION_AUTH');
@@ -80,8 +75,31 @@ function expectAuthError(action: () => unknown, pattern: RegExp): ConnectionErro
   return error;
 }
 
+function expectAuthError(action: () => unknown, pattern: RegExp): ConnectionError {
+  let caught: unknown;
+  try {
+    action();
+  } catch (error) {
+    caught = error;
+  }
+  return checkAuthError(caught, pattern);
+}
+
+async function expectAuthRejection(
+  action: () => Promise<unknown>,
+  pattern: RegExp,
+): Promise<ConnectionError> {
+  let caught: unknown;
+  try {
+    await action();
+  } catch (error) {
+    caught = error;
+  }
+  return checkAuthError(caught, pattern);
+}
+
 describe('ScramClient: RFC 7677 example', () => {
-  it('reproduces every message byte for byte', () => {
+  it('reproduces every message byte for byte', async () => {
     const scram = new ScramClient({
       password: PASSWORD,
       mechanism: 'SCRAM-SHA-256',
@@ -89,24 +107,11 @@ describe('ScramClient: RFC 7677 example', () => {
       username: 'user',
     });
     expect(text(scram.clientFirstMessage())).toBe(RFC.clientFirst);
-    expect(text(scram.handleServerFirst(bytes(RFC.serverFirst)))).toBe(RFC.clientFinal);
+    expect(text(await scram.handleServerFirstAsync(bytes(RFC.serverFirst)))).toBe(RFC.clientFinal);
     expect(scram.completed).toBe(false);
     scram.verifyServerFinal(bytes(RFC.serverFinal));
     expect(scram.completed).toBe(true);
     expect(scram.channelBound).toBe(false);
-  });
-
-  it('gives the same client-final-message when deriving on the thread pool', async () => {
-    const scram = new ScramClient({
-      password: PASSWORD,
-      mechanism: 'SCRAM-SHA-256',
-      nonce: RFC.clientNonce,
-      username: 'user',
-    });
-    scram.clientFirstMessage();
-    expect(text(await scram.handleServerFirstAsync(bytes(RFC.serverFirst)))).toBe(RFC.clientFinal);
-    scram.verifyServerFinal(bytes(RFC.serverFinal));
-    expect(scram.completed).toBe(true);
   });
 
   it('refuses another step while the asynchronous derivation runs', async () => {
@@ -140,10 +145,10 @@ describe('ScramClient: PostgreSQL form', () => {
     );
   });
 
-  it('completes an exchange with a server that knows the password', () => {
+  it('completes an exchange with a server that knows the password', async () => {
     const scram = started();
     const serverFirst = `r=${SERVER_NONCE},s=${SALT},i=4096`;
-    const clientFinal = text(scram.handleServerFirst(bytes(serverFirst)));
+    const clientFinal = text(await scram.handleServerFirstAsync(bytes(serverFirst)));
     expect(clientFinal.startsWith(`c=biws,r=${SERVER_NONCE},p=`)).toBe(true);
     const server = serverView(PASSWORD, `n=,r=${NONCE}`, serverFirst, clientFinal);
     expect(server.proofValid).toBe(true);
@@ -151,28 +156,28 @@ describe('ScramClient: PostgreSQL form', () => {
     expect(scram.completed).toBe(true);
   });
 
-  it('ignores extensions after the known attributes', () => {
+  it('ignores extensions after the known attributes', async () => {
     const scram = started();
     const serverFirst = `r=${SERVER_NONCE},s=${SALT},i=4096,x=future`;
-    const clientFinal = text(scram.handleServerFirst(bytes(serverFirst)));
+    const clientFinal = text(await scram.handleServerFirstAsync(bytes(serverFirst)));
     const server = serverView(PASSWORD, `n=,r=${NONCE}`, serverFirst, clientFinal);
     scram.verifyServerFinal(bytes(`${server.serverFinal},y=more`));
     expect(scram.completed).toBe(true);
   });
 
-  it('hashes the SASLprepped password', () => {
+  it('hashes the SASLprepped password', async () => {
     const roman = started({ password: '\u2168' });
     const plain = started({ password: 'IX' });
     const serverFirst = bytes(`r=${SERVER_NONCE},s=${SALT},i=16`);
-    expect(text(roman.handleServerFirst(serverFirst))).toBe(
-      text(plain.handleServerFirst(serverFirst)),
+    expect(text(await roman.handleServerFirstAsync(serverFirst))).toBe(
+      text(await plain.handleServerFirstAsync(serverFirst)),
     );
   });
 
-  it('hashes a password SASLprep refuses as it is, like libpq', () => {
+  it('hashes a password SASLprep refuses as it is, like libpq', async () => {
     const scram = started({ password: 'bell\u0007' });
     const serverFirst = `r=${SERVER_NONCE},s=${SALT},i=16`;
-    const clientFinal = text(scram.handleServerFirst(bytes(serverFirst)));
+    const clientFinal = text(await scram.handleServerFirstAsync(bytes(serverFirst)));
     expect(serverView('bell\u0007', `n=,r=${NONCE}`, serverFirst, clientFinal).proofValid).toBe(
       true,
     );
@@ -182,11 +187,11 @@ describe('ScramClient: PostgreSQL form', () => {
 describe('ScramClient: channel binding', () => {
   const hash = Buffer.from(Array.from({ length: 32 }, (_, i) => i * 7));
 
-  it('binds the tls-server-end-point hash with SCRAM-SHA-256-PLUS', () => {
+  it('binds the tls-server-end-point hash with SCRAM-SHA-256-PLUS', async () => {
     const scram = client({ mechanism: 'SCRAM-SHA-256-PLUS', channelBindingData: hash });
     expect(text(scram.clientFirstMessage())).toBe(`p=tls-server-end-point,,n=,r=${NONCE}`);
     const serverFirst = `r=${SERVER_NONCE},s=${SALT},i=4096`;
-    const clientFinal = text(scram.handleServerFirst(bytes(serverFirst)));
+    const clientFinal = text(await scram.handleServerFirstAsync(bytes(serverFirst)));
     const cbind = Buffer.concat([Buffer.from('p=tls-server-end-point,,'), hash]).toString('base64');
     expect(clientFinal.startsWith(`c=${cbind},r=${SERVER_NONCE},p=`)).toBe(true);
     const server = serverView(PASSWORD, `n=,r=${NONCE}`, serverFirst, clientFinal);
@@ -195,10 +200,12 @@ describe('ScramClient: channel binding', () => {
     expect(scram.channelBound).toBe(true);
   });
 
-  it("says 'y' when the client could bind but the server did not offer to", () => {
+  it("says 'y' when the client could bind but the server did not offer to", async () => {
     const scram = client({ clientSupportsChannelBinding: true });
     expect(text(scram.clientFirstMessage())).toBe(`y,,n=,r=${NONCE}`);
-    const clientFinal = text(scram.handleServerFirst(bytes(`r=${SERVER_NONCE},s=${SALT},i=16`)));
+    const clientFinal = text(
+      await scram.handleServerFirstAsync(bytes(`r=${SERVER_NONCE},s=${SALT},i=16`)),
+    );
     expect(clientFinal.startsWith('c=eSws,')).toBe(true);
   });
 
@@ -275,64 +282,64 @@ describe('ScramClient: server-first-message errors', () => {
   ];
 
   for (const [name, message, pattern] of cases) {
-    it(`refuses ${name}`, () => {
+    it(`refuses ${name}`, async () => {
       const scram = started();
-      expectAuthError(() => scram.handleServerFirst(bytes(message)), pattern);
+      await expectAuthRejection(() => scram.handleServerFirstAsync(bytes(message)), pattern);
       expectAuthError(() => scram.verifyServerFinal(bytes('v=x')), /already failed/);
     });
   }
 
-  it('refuses bytes that are not UTF-8', () => {
+  it('refuses bytes that are not UTF-8', async () => {
     const scram = started();
-    expectAuthError(
-      () => scram.handleServerFirst(Uint8Array.of(0x72, 0x3d, 0xff)),
+    await expectAuthRejection(
+      () => scram.handleServerFirstAsync(Uint8Array.of(0x72, 0x3d, 0xff)),
       /not valid UTF-8/,
     );
   });
 
-  it('quotes a server error safely', () => {
+  it('quotes a server error safely', async () => {
     const scram = started();
-    const error = expectAuthError(
-      () => scram.handleServerFirst(bytes(`e=bad\nline${'x'.repeat(300)}`)),
+    const error = await expectAuthRejection(
+      () => scram.handleServerFirstAsync(bytes(`e=bad\nline${'x'.repeat(300)}`)),
       /SCRAM error/,
     );
     expect(error.message).not.toContain('\n');
     expect(error.message.length).toBeLessThan(300);
   });
 
-  it('accepts a higher iteration count when allowed', () => {
+  it('accepts a higher iteration count when allowed', async () => {
     const scram = started({ maxIterations: 10 });
-    expectAuthError(
-      () => scram.handleServerFirst(bytes(`r=${SERVER_NONCE},s=${SALT},i=11`)),
+    await expectAuthRejection(
+      () => scram.handleServerFirstAsync(bytes(`r=${SERVER_NONCE},s=${SALT},i=11`)),
       /above the limit of 10/,
     );
   });
 
-  it('fails the asynchronous form the same way', async () => {
+  it('rejects the promise rather than throwing synchronously', async () => {
     const scram = started();
-    await expect(scram.handleServerFirstAsync(bytes(`r=x,s=${SALT},i=1`))).rejects.toThrow(
-      /server nonce does not start with the client nonce/,
-    );
+    const pending = scram.handleServerFirstAsync(bytes(`r=x,s=${SALT},i=1`));
+    await expect(pending).rejects.toThrow(/server nonce does not start with the client nonce/);
   });
 });
 
 describe('ScramClient: server-final-message errors', () => {
-  function afterServerFirst(): ScramClient {
+  async function afterServerFirst(): Promise<ScramClient> {
     const scram = started();
-    scram.handleServerFirst(bytes(`r=${SERVER_NONCE},s=${SALT},i=16`));
+    await scram.handleServerFirstAsync(bytes(`r=${SERVER_NONCE},s=${SALT},i=16`));
     return scram;
   }
 
-  it('reports the error the server sent', () => {
+  it('reports the error the server sent', async () => {
+    const scram = await afterServerFirst();
     expectAuthError(
-      () => afterServerFirst().verifyServerFinal(bytes('e=invalid-proof')),
+      () => scram.verifyServerFinal(bytes('e=invalid-proof')),
       /server reported a SCRAM error: "invalid-proof"/,
     );
   });
 
-  it('refuses a wrong server signature', () => {
+  it('refuses a wrong server signature', async () => {
     const wrong = Buffer.alloc(32, 1).toString('base64');
-    const scram = afterServerFirst();
+    const scram = await afterServerFirst();
     expectAuthError(
       () => scram.verifyServerFinal(bytes(`v=${wrong}`)),
       /server signature mismatch/,
@@ -340,10 +347,10 @@ describe('ScramClient: server-final-message errors', () => {
     expect(scram.completed).toBe(false);
   });
 
-  it('refuses the signature of another password', () => {
+  it('refuses the signature of another password', async () => {
     const scram = started();
     const serverFirst = `r=${SERVER_NONCE},s=${SALT},i=16`;
-    const clientFinal = text(scram.handleServerFirst(bytes(serverFirst)));
+    const clientFinal = text(await scram.handleServerFirstAsync(bytes(serverFirst)));
     const server = serverView('other', `n=,r=${NONCE}`, serverFirst, clientFinal);
     expect(server.proofValid).toBe(false);
     expectAuthError(
@@ -352,26 +359,25 @@ describe('ScramClient: server-final-message errors', () => {
     );
   });
 
-  it('refuses a signature of the wrong length or encoding', () => {
-    expectAuthError(
-      () => afterServerFirst().verifyServerFinal(bytes('v=AAAA')),
-      /not 32 bytes in base64/,
-    );
-    expectAuthError(
-      () => afterServerFirst().verifyServerFinal(bytes(`v=${'A'.repeat(43)}`)),
-      /not 32 bytes/,
-    );
-    expectAuthError(
-      () => afterServerFirst().verifyServerFinal(bytes('x=1')),
-      /expected attribute "v"/,
-    );
+  it('refuses a signature of the wrong length or encoding', async () => {
+    const [short, unpadded, unnamed] = await Promise.all([
+      afterServerFirst(),
+      afterServerFirst(),
+      afterServerFirst(),
+    ]);
+    expectAuthError(() => short.verifyServerFinal(bytes('v=AAAA')), /not 32 bytes in base64/);
+    expectAuthError(() => unpadded.verifyServerFinal(bytes(`v=${'A'.repeat(43)}`)), /not 32 bytes/);
+    expectAuthError(() => unnamed.verifyServerFinal(bytes('x=1')), /expected attribute "v"/);
   });
 });
 
 describe('ScramClient: order of steps', () => {
-  it('takes each step once, in order', () => {
+  it('takes each step once, in order', async () => {
     const scram = client();
-    expectAuthError(() => scram.handleServerFirst(bytes(RFC.serverFirst)), /out of order/);
+    await expectAuthRejection(
+      () => scram.handleServerFirstAsync(bytes(RFC.serverFirst)),
+      /out of order/,
+    );
     scram.clientFirstMessage();
     expectAuthError(() => scram.clientFirstMessage(), /out of order/);
     expectAuthError(() => scram.verifyServerFinal(bytes(RFC.serverFinal)), /out of order/);

@@ -74,13 +74,31 @@ export interface ListenerOptions extends ConnectOptions, RuntimeOptions {
   reconnectMaxDelayMs?: number;
   /** Consecutive failed attempts before giving up; default unlimited. */
   reconnectMaxAttempts?: number;
-  /** A heartbeat query after this long without input; default 30 s; 0 turns it off. */
+  /**
+   * A heartbeat query after this long without input; default 30 s; 0 turns it off.
+   *
+   * While reading is paused by `highWaterMark` the heartbeat goes on, in another form: a query
+   * cannot serve, because the backend answers it only after sending every notification it
+   * still holds for this listener, the backlog the pause is keeping out of memory. So each
+   * heartbeat due while paused takes only what the socket has already buffered (the stream's
+   * read buffer: some tens of KiB) into the iterators, and counts new input within
+   * `heartbeatTimeoutMs` as a sign of life: a backend with more to send was blocked on the full
+   * TCP window and sends again once there is room. When nothing comes, the backend has nothing
+   * in flight for this listener, so the heartbeat query is sent, and its answer comes after
+   * only what is notified meanwhile. A half-open connection is thus replaced while paused, as
+   * when reading. These reads let at most `highWaterMark` more notifications through during
+   * one pause (plus the read that crosses the limit), so memory stays bounded when the
+   * consumer stops for good. The price: input the operating system had buffered before the peer
+   * died also passes for a sign of life, and once the allowance is used up nothing more is
+   * read; then only TCP keepalive (on by default) notices a dead peer before reading resumes.
+   */
   heartbeatIntervalMs?: number;
   /** The heartbeat must be answered within this, or the connection is replaced; default 10 s. */
   heartbeatTimeoutMs?: number;
   /**
    * Most received-but-unconsumed items in an iterator before the listener stops reading the
    * socket (real TCP backpressure) until they fall to half; default unbounded, like libpq.
+   * The heartbeat still reads a little while paused: see `heartbeatIntervalMs`.
    */
   highWaterMark?: number;
   /** Sample pg_notification_queue_usage() this often; default 0 (off). */
@@ -165,6 +183,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private readonly abort = new AbortController();
   private reconciling: Promise<void> = Promise.resolve();
   private paused = false;
+  /** Notifications the heartbeat has read during the current pause (see heartbeatIntervalMs). */
+  private readWhilePaused = 0;
   private resumeWaiter: (() => void) | undefined;
   private closed = false;
   private failure: ConnectionError | undefined;
@@ -486,16 +506,16 @@ export class Listener extends EventEmitter<ListenerEvents> {
 
   private async readUntilLost(conn: Connection): Promise<ConnectionError> {
     const interval = this.options.heartbeatIntervalMs ?? 30_000;
+    const limit = this.options.highWaterMark ?? Number.POSITIVE_INFINITY;
     try {
       for (;;) {
+        if (this.closed) return new ConnectionError('CONNECTION_CLOSED', 'the listener is closed');
         if (this.paused) {
-          await new Promise<void>((resolve) => {
-            this.resumeWaiter = resolve;
-          });
-          this.resumeWaiter = undefined;
+          const probe = interval > 0 && this.readWhilePaused < limit;
+          if (!(await this.waitResume(conn, probe ? interval : 0)))
+            await this.pausedHeartbeat(conn);
           continue;
         }
-        if (this.closed) return new ConnectionError('CONNECTION_CLOSED', 'the listener is closed');
         const ready = await conn.waitReadable({
           ...(interval > 0 ? { timeout: interval } : {}),
           signal: this.abort.signal,
@@ -511,6 +531,41 @@ export class Listener extends EventEmitter<ListenerEvents> {
         cause: error,
       });
     }
+  }
+
+  /**
+   * Waits while reading is paused: true when it resumes or the listener closes, false after
+   * `timeout` ms (0: no limit) or as soon as `conn` is lost, so that pausedHeartbeat runs.
+   */
+  private waitResume(conn: Connection, timeout: number): Promise<boolean> {
+    if (conn.status !== 'ok') return Promise.resolve(false);
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (resumed: boolean) => {
+        clearTimeout(timer);
+        conn.off('close', onClose);
+        this.resumeWaiter = undefined;
+        resolve(resumed);
+      };
+      const onClose = () => settle(false);
+      if (timeout > 0) timer = setTimeout(() => settle(false), timeout);
+      conn.once('close', onClose);
+      this.resumeWaiter = () => settle(true);
+    });
+  }
+
+  /**
+   * The heartbeat while reading is paused (see heartbeatIntervalMs): takes what the socket has
+   * buffered, then takes new input as a sign of life, or sends the heartbeat query when none
+   * comes. Rejects with the ConnectionError once the connection is lost, or if it already is.
+   */
+  private async pausedHeartbeat(conn: Connection): Promise<void> {
+    conn.consumeInput();
+    this.readWhilePaused += this.deliver(conn);
+    const timeout = this.options.heartbeatTimeoutMs ?? 10_000;
+    if (await conn.waitReadable({ timeout, signal: this.abort.signal })) return;
+    await this.heartbeat(conn);
+    this.readWhilePaused += this.deliver(conn);
   }
 
   private async heartbeat(conn: Connection): Promise<void> {
@@ -530,9 +585,11 @@ export class Listener extends EventEmitter<ListenerEvents> {
     }
   }
 
-  /** Moves every queued notification of `conn` to the iterators and handlers. */
-  private deliver(conn: Connection): void {
+  /** Moves every queued notification of `conn` to the iterators and handlers; returns how many. */
+  private deliver(conn: Connection): number {
+    let count = 0;
     for (let n = conn.notifies(); n !== null; n = conn.notifies()) {
+      count += 1;
       const item: ListenerNotification = {
         type: 'notification',
         channel: n.channel,
@@ -548,8 +605,10 @@ export class Listener extends EventEmitter<ListenerEvents> {
     const limit = this.options.highWaterMark ?? Number.POSITIVE_INFINITY;
     if (!this.paused && this.pending >= limit) {
       this.paused = true;
+      this.readWhilePaused = 0;
       this.emit('backpressure', { paused: true, pending: this.pending });
     }
+    return count;
   }
 
   private checkResume(): void {

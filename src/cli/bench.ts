@@ -235,11 +235,9 @@ async function withServer<T>(
     'pqnotify bench: no server given (--url, DATABASE_URL, PG* variables); starting an embedded PostgreSQL',
   );
   const cluster = await startCluster();
-  try {
-    return await run(`postgres://postgres@127.0.0.1:${cluster.port}/postgres`);
-  } finally {
-    await cluster.destroy();
-  }
+  const embedded = `postgres://postgres@127.0.0.1:${cluster.port}/postgres`;
+  await writeLine(io.stderr, `pqnotify bench: embedded server at ${embedded} in ${cluster.root}`);
+  return cluster.use(() => run(embedded));
 }
 
 /** `pqnotify bench`: runs runNotifyBench() and prints its result; see HELP. */

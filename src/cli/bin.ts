@@ -5,6 +5,7 @@ const controller = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('pqnotify: stopping (Ctrl-C again to quit at once)\n');
     controller.abort();
   });
 }

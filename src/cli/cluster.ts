@@ -1,4 +1,5 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -136,6 +137,33 @@ export class Cluster {
   async destroy(): Promise<void> {
     await this.stop('immediate').catch(() => undefined);
     await rm(this.root, { recursive: true, force: true });
+  }
+
+  /**
+   * destroy() for a process 'exit' handler, where nothing asynchronous runs: stops the server
+   * (`immediate`) and deletes its directory before the process ends.
+   */
+  destroySync(): void {
+    spawnSync(join(this.binDir, 'pg_ctl'), ['stop', '-D', this.dataDir, '-m', 'immediate'], {
+      ...(this.owner ?? {}),
+      stdio: 'ignore',
+    });
+    rmSync(this.root, { recursive: true, force: true });
+  }
+
+  /**
+   * Calls destroySync() if the process exits (a second Ctrl-C, process.exit()) before
+   * `work` settles, then destroy() once it has: the cluster never outlives the process.
+   */
+  async use<T>(work: () => Promise<T>): Promise<T> {
+    const onExit = () => this.destroySync();
+    process.once('exit', onExit);
+    try {
+      return await work();
+    } finally {
+      process.off('exit', onExit);
+      await this.destroy();
+    }
   }
 
   /** The server log so far, for failure messages. */

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -215,5 +216,34 @@ describe('pqnotify bench', () => {
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toContain('starting an embedded PostgreSQL');
     expect(run.stdout).toMatch(/\| all +\| +\| +40 \| +40 \|/);
+  }, 60_000);
+
+  it('removes its embedded server even when a second Ctrl-C cuts the run short', async () => {
+    const child = spawn(process.execPath, [BIN, 'bench', '--duration', '60'], {
+      env: cleanEnv(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    const running = new Promise<string>((resolve) => {
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        const root = / in (\S+)\n/.exec(stderr)?.[1];
+        if (root && /sent [\d,]+/.test(stderr)) resolve(root);
+      });
+    });
+    const exit = once(child, 'close');
+    const root = await Promise.race([running, exit.then(() => Promise.reject(new Error(stderr)))]);
+    expect(existsSync(root)).toBe(true);
+    const stopping = new Promise<void>((resolve) => {
+      child.stderr.on('data', () => {
+        if (stderr.includes('Ctrl-C again')) resolve();
+      });
+    });
+    child.kill('SIGINT');
+    await stopping;
+    child.kill('SIGINT');
+    const [code] = await exit;
+    expect(code, stderr).toBe(130);
+    expect(existsSync(root)).toBe(false);
   }, 60_000);
 });

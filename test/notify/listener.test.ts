@@ -123,12 +123,13 @@ describe('Listener', () => {
     await listener.listen(channel);
     const stream = listener.stream();
     const disconnected = once(listener, 'disconnected');
+    const gap = once(listener, 'gap');
     proxy.stall();
     const [error] = (await disconnected) as [ConnectionError];
     expect(error.message).toMatch(/heartbeat/);
     proxy.resume();
     const sender = await notifier();
-    await once(listener, 'gap');
+    await gap;
     await sender.notify(channel, 'after-stall');
     const items = await collect(stream, (list) =>
       list.some((item) => item.type === 'notification'),
@@ -165,12 +166,13 @@ describe('Listener', () => {
     await Promise.all([paused, received]);
     expect(listener.backpressured).toBe(true);
     const disconnected = once(listener, 'disconnected');
+    const gap = once(listener, 'gap');
     proxy.stall();
     const [error] = (await disconnected) as [ConnectionError];
     expect(error.message).toMatch(/heartbeat/);
     expect(listener.backpressured).toBe(true);
     proxy.resume();
-    await once(listener, 'gap');
+    await gap;
     await sender.notify(channel, 'after-stall');
     const items = await collect(stream, (list) =>
       list.some((item) => item.type === 'notification' && item.payload === 'after-stall'),

@@ -61,7 +61,9 @@ export class Frame {
   /** Points the frame at `bytes[pos, end)`; used by FrameBuffer. */
   reset(type: number, bytes: Uint8Array, pos: number, end: number, base: number, owned: boolean) {
     this.type = type;
-    this.bytes = bytes;
+    // Frames follow each other in the same chunk: storing the same reference again would
+    // still cost a GC write barrier (the frame is old, the chunk young) on every message.
+    if (this.bytes !== bytes) this.bytes = bytes;
     this.pos = pos;
     this.end = end;
     this.base = base;
@@ -360,6 +362,64 @@ export class FrameBuffer {
   /** Number of bytes pushed and not yet consumed by `next`. */
   get bufferedBytes(): number {
     return this.chunk.length - this.pos + this.queued;
+  }
+
+  /** Stream offset of the read position: the number of bytes consumed by `next` so far. */
+  get offset(): number {
+    return this.chunkBase + this.pos;
+  }
+
+  /**
+   * Where the last `scan` stopped (a stream offset), and whether it stopped at something
+   * other than the end of the input: a frame of another type or one with a bad header.
+   */
+  scanEnd = 0;
+  scanBlocked = false;
+
+  /**
+   * Counts, without consuming or decoding anything, the whole typed frames of type `type`
+   * that follow one another from stream offset `from` (a frame boundary at or after the read
+   * position). Stops at the end of the input or at a frame not complete yet (scanBlocked
+   * false), or at a frame of another type or with a bad header (scanBlocked true: `next`
+   * reads or rejects it); sets scanEnd to where it stopped. Checks headers only, as `next`
+   * does; bodies are checked when the frames are read. Never blocks.
+   */
+  scan(type: number, from: number): number {
+    const end = this.offset + this.bufferedBytes;
+    let count = 0;
+    let at = from;
+    let blocked = this.failure !== null;
+    let chunk = this.chunk;
+    let chunkStart = this.chunkBase;
+    let q = this.head;
+    while (!blocked && end - at >= 5) {
+      while (at >= chunkStart + chunk.length) {
+        chunkStart += chunk.length;
+        chunk = this.queue[q++]!;
+      }
+      const i = at - chunkStart;
+      const length =
+        i + 5 <= chunk.length
+          ? (chunk[i + 1]! << 24) | (chunk[i + 2]! << 16) | (chunk[i + 3]! << 8) | chunk[i + 4]!
+          : (this.byteAt(at + 1) << 24) |
+            (this.byteAt(at + 2) << 16) |
+            (this.byteAt(at + 3) << 8) |
+            this.byteAt(at + 4);
+      blocked = chunk[i] !== type || length < 4 || length > this.maxMessageSize;
+      if (blocked || end - at < 1 + length) break;
+      at += 1 + length;
+      count++;
+    }
+    // A header not complete yet blocks only if its type byte is already another type.
+    if (!blocked && at < end && end - at < 5) blocked = this.byteAt(at) !== type;
+    this.scanEnd = at;
+    this.scanBlocked = blocked;
+    return count;
+  }
+
+  /** The byte at stream offset `at`, which the caller knows is buffered. */
+  private byteAt(at: number): number {
+    return this.peek(at - this.offset);
   }
 
   /** Adds bytes from the stream. Keeps a reference to `chunk`: do not modify it afterwards. */

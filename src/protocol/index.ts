@@ -37,9 +37,16 @@ export type {
   PortalSuspended,
 } from './backend/extended-query.js';
 export type { FunctionCallResponse } from './backend/function-call-response.js';
-export { type BackendMessage, writeBackendMessage } from './backend/messages.js';
+export {
+  type BackendMessage,
+  type OtherBackendMessage,
+  writeBackendMessage,
+} from './backend/messages.js';
 export type { ErrorResponse, NoticeResponse } from './backend/notice.js';
-export type { NotificationResponse } from './backend/notification-response.js';
+export type {
+  NotificationFields,
+  NotificationResponse,
+} from './backend/notification-response.js';
 export type {
   CommandComplete,
   DataRow,

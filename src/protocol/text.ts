@@ -36,38 +36,28 @@ export function asciiText(bytes: Uint8Array, start: number, end: number): string
     : latin1Slice.call(bytes, start, end);
 }
 
-/** Builds a string from `n` (0..8) bytes below 0x80 at `at`; small enough to be inlined. */
+/**
+ * Builds a string from `n` (0..8) bytes below 0x80 at `at`. Each byte is read once, which
+ * keeps the bytecode small enough for the decoders' hot paths to inline it.
+ */
 export function shortAsciiText(b: Uint8Array, at: number, n: number): string {
   const c = String.fromCharCode;
-  switch (n) {
-    case 0:
-      return '';
-    case 1:
-      return c(b[at]!);
-    case 2:
-      return c(b[at]!, b[at + 1]!);
-    case 3:
-      return c(b[at]!, b[at + 1]!, b[at + 2]!);
-    case 4:
-      return c(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!);
-    case 5:
-      return c(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!, b[at + 4]!);
-    case 6:
-      return c(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!, b[at + 4]!, b[at + 5]!);
-    case 7:
-      return c(b[at]!, b[at + 1]!, b[at + 2]!, b[at + 3]!, b[at + 4]!, b[at + 5]!, b[at + 6]!);
-    default:
-      return c(
-        b[at]!,
-        b[at + 1]!,
-        b[at + 2]!,
-        b[at + 3]!,
-        b[at + 4]!,
-        b[at + 5]!,
-        b[at + 6]!,
-        b[at + 7]!,
-      );
-  }
+  if (n === 0) return '';
+  const b0 = b[at]!;
+  if (n === 1) return c(b0);
+  const b1 = b[at + 1]!;
+  if (n === 2) return c(b0, b1);
+  const b2 = b[at + 2]!;
+  if (n === 3) return c(b0, b1, b2);
+  const b3 = b[at + 3]!;
+  if (n === 4) return c(b0, b1, b2, b3);
+  const b4 = b[at + 4]!;
+  if (n === 5) return c(b0, b1, b2, b3, b4);
+  const b5 = b[at + 5]!;
+  if (n === 6) return c(b0, b1, b2, b3, b4, b5);
+  const b6 = b[at + 6]!;
+  if (n === 7) return c(b0, b1, b2, b3, b4, b5, b6);
+  return c(b0, b1, b2, b3, b4, b5, b6, b[at + 7]!);
 }
 
 /** Decodes `bytes[start, end)` as UTF-8; invalid sequences become U+FFFD, as TextDecoder does. */

@@ -6,7 +6,7 @@ import {
   writeBackendMessage,
 } from '../../src/protocol/index.js';
 import { backendFixtures } from './backend-fixtures.js';
-import { concat, decodeChunks, frame, i32, prng, splits, str } from './support.js';
+import { concat, decodeChunks, frame, i32, prng, protocolError, splits, str } from './support.js';
 
 function decodeAll(chunks: Iterable<Uint8Array>): BackendMessage[] {
   const decoder = new Decoder();
@@ -248,5 +248,119 @@ describe('BackendMessage narrowing', () => {
       }
     }
     expect(backendFixtures.map((f) => describeMessage(f.message))).toContain('4242:orders:{"}!');
+  });
+});
+
+/** A NotificationResponse without its tag, as nextOther and nextNotification give it. */
+function untagged(m: BackendMessage): unknown {
+  return m.type === 'NotificationResponse'
+    ? { channel: m.channel, payload: m.payload, processId: m.processId }
+    : m;
+}
+
+describe('Decoder.nextOther', () => {
+  function decodeOther(chunks: Iterable<Uint8Array>): unknown[] {
+    const decoder = new Decoder();
+    const out: unknown[] = [];
+    const onNotification = (n: unknown) => out.push(n);
+    for (const chunk of chunks) {
+      decoder.push(chunk.slice());
+      for (
+        let m = decoder.nextOther(onNotification);
+        m !== null;
+        m = decoder.nextOther(onNotification)
+      ) {
+        expect(m.type).not.toBe('NotificationResponse');
+        out.push(m);
+      }
+    }
+    expect(decoder.bufferedBytes).toBe(0);
+    return out;
+  }
+
+  it('hands notifications over untagged, in stream order, in every chunking', () => {
+    for (const { how, chunks } of splits(mixedStream)) {
+      expect(decodeOther(chunks), how).toEqual(mixedMessages.map(untagged));
+    }
+  });
+
+  it('gives notifications exactly channel, payload and processId', () => {
+    const [n] = decodeOther([frame('A', i32(9), str('ch'), str('pay'))]);
+    expect(Object.keys(n as object)).toEqual(['channel', 'payload', 'processId']);
+    expect(JSON.stringify(n)).toBe('{"channel":"ch","payload":"pay","processId":9}');
+  });
+});
+
+describe('Decoder.notificationsAhead and nextNotification', () => {
+  const notifications = backendFixtures.filter((f) => f.message.type === 'NotificationResponse');
+  const run = concat(...notifications.map((f) => f.bytes));
+  const ready = frame('Z', [0x49]);
+
+  it('counts whole notifications without consuming them, then hands them out in order', () => {
+    for (const { how, chunks } of splits(concat(run, ready))) {
+      const decoder = new Decoder();
+      let counted = 0;
+      for (const chunk of chunks) {
+        decoder.push(chunk.slice());
+        const ahead = decoder.notificationsAhead();
+        expect(ahead, how).toBeGreaterThanOrEqual(counted);
+        counted = ahead;
+      }
+      expect(counted, how).toBe(notifications.length);
+      expect(decoder.blockedAhead, how).toBe(true);
+      const taken: unknown[] = [];
+      for (let n = decoder.nextNotification(); n !== null; n = decoder.nextNotification()) {
+        taken.push(n);
+      }
+      expect(taken, how).toEqual(notifications.map((f) => untagged(f.message)));
+      expect(decoder.notificationsAhead()).toBe(0);
+      expect(decoder.next(), how).toEqual({ type: 'ReadyForQuery', transactionStatus: 'I' });
+      expect(decoder.bufferedBytes).toBe(0);
+    }
+  });
+
+  it('is not blocked by a notification that is not complete yet', () => {
+    const decoder = new Decoder();
+    decoder.push(run.subarray(0, run.length - 1));
+    expect(decoder.notificationsAhead()).toBe(notifications.length - 1);
+    expect(decoder.blockedAhead).toBe(false);
+    decoder.push(run.subarray(run.length - 1));
+    expect(decoder.notificationsAhead()).toBe(notifications.length);
+    expect(decoder.blockedAhead).toBe(false);
+  });
+
+  it('counts again from the read position after another read', () => {
+    const decoder = new Decoder();
+    decoder.push(run);
+    expect(decoder.notificationsAhead()).toBe(notifications.length);
+    expect(decoder.next()).toEqual(notifications[0]?.message);
+    expect(decoder.notificationsAhead()).toBe(notifications.length - 1);
+    expect(decoder.nextNotification()).toEqual(untagged(notifications[1]!.message));
+    expect(decoder.notificationsAhead()).toBe(notifications.length - 2);
+  });
+
+  it('stops at a bad header, which next() then rejects', () => {
+    const decoder = new Decoder();
+    decoder.push(concat(run, Uint8Array.of(0x41, 0, 0, 0, 2)));
+    expect(decoder.notificationsAhead()).toBe(notifications.length);
+    expect(decoder.blockedAhead).toBe(true);
+    for (let i = 0; i < notifications.length; i++)
+      expect(decoder.nextNotification()).not.toBeNull();
+    expect(decoder.nextNotification()).toBeNull();
+    const error = protocolError(() => decoder.next());
+    expect(error.offset).toBe(run.length + 1);
+  });
+
+  it('finds a malformed body only when the notification is taken', () => {
+    const bad = frame('A', i32(1), str('c'), [0x61, 0x62]);
+    const decoder = new Decoder();
+    decoder.push(concat(run, bad));
+    expect(decoder.notificationsAhead()).toBe(notifications.length + 1);
+    for (let i = 0; i < notifications.length; i++) decoder.nextNotification();
+    const error = protocolError(() => decoder.nextNotification());
+    expect(error.offset).toBe(run.length + 11);
+    expect(error.message).toMatch(/NotificationResponse: string without its NUL terminator/);
+    expect(decoder.notificationsAhead()).toBe(0);
+    expect(protocolError(() => decoder.next())).toBe(error);
   });
 });

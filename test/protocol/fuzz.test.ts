@@ -92,6 +92,43 @@ const frontendStream = concat(
   frame('X'),
 );
 
+/** Reads the way an idle connection does: counted notifications first, then next(). */
+class CountingReader implements Decodes {
+  readonly decoder = new Decoder({ maxMessageSize: 1 << 20 });
+
+  push(chunk: Uint8Array): void {
+    this.decoder.push(chunk);
+  }
+
+  next(): unknown {
+    const notification =
+      this.decoder.notificationsAhead() > 0 ? this.decoder.nextNotification() : null;
+    if (notification === null) return this.decoder.next();
+    return { type: 'NotificationResponse', ...notification };
+  }
+
+  get bufferedBytes(): number {
+    return this.decoder.bufferedBytes;
+  }
+}
+
+/** Every message `decoder` gives for `bytes` in random chunks, then the error, if any. */
+function transcript(decoder: Decodes, bytes: Uint8Array, random: () => number): unknown[] {
+  const out: unknown[] = [];
+  try {
+    for (let at = 0; at < bytes.length; ) {
+      const size = 1 + Math.floor(random() * 64);
+      decoder.push(bytes.slice(at, at + size));
+      at += size;
+      for (let m = decoder.next(); m !== null; m = decoder.next()) out.push(m);
+    }
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    out.push(error.message);
+  }
+  return out;
+}
+
 describe('fuzz', () => {
   it('Decoder: random bytes give messages, null or a ProtocolError', () => {
     const random = prng(0x5eed);
@@ -126,6 +163,17 @@ describe('fuzz', () => {
     });
     expect(outcomes.error).toBeGreaterThan(0);
     expect(outcomes.ok).toBeGreaterThan(0);
+  });
+
+  it('Decoder: counted notifications read the same as next(), whatever the input', () => {
+    const random = prng(99);
+    forAbout(400, 200, () => {
+      const bytes = mutate(random, backendStream);
+      const seed = Math.floor(random() * 2 ** 32);
+      expect(transcript(new CountingReader(), bytes, prng(seed))).toEqual(
+        transcript(new Decoder({ maxMessageSize: 1 << 20 }), bytes, prng(seed)),
+      );
+    });
   });
 
   it('FrontendDecoder: random bytes and mutated valid streams', () => {

@@ -1,28 +1,43 @@
 import { backendMessageCodes } from '../codes.js';
 import { type DecoderOptions, FrameBuffer } from '../frame.js';
-import { type BackendMessage, decodeBackendMessage } from './messages.js';
-import { decodeNotificationResponse } from './notification-response.js';
+import {
+  type BackendMessage,
+  decodeOtherBackendMessage,
+  type OtherBackendMessage,
+} from './messages.js';
+import {
+  decodeNotificationFields,
+  decodeNotificationResponse,
+  type NotificationFields,
+} from './notification-response.js';
 
 /**
  * Turns the bytes a server sends (after the SSLRequest/GSSENCRequest answer, if any) into
- * BackendMessages. Pure: no I/O, timers or callbacks, and no method ever blocks.
+ * BackendMessages. Pure: no I/O, timers or callbacks of its own, and no method ever blocks.
  *
  * Feed it with `push` in any chunking (a frame split at any byte, or thousands of frames in
- * one chunk, decode the same) and call `next` until it returns null.
+ * one chunk, decode the same) and call `next` until it returns null. `nextOther` does the
+ * same but hands notifications to a callback; `notificationsAhead` and `nextNotification`
+ * count notifications first and decode them only when they are taken.
  *
  * Ownership: the decoder keeps a reference to each pushed chunk until all of its bytes have
  * been returned as messages; do not modify a chunk after pushing it. Returned messages own
  * their data (strings, numbers, copied bytes) and never change afterwards, whatever happens
  * to the chunks.
  *
- * Errors: bytes that break the protocol (see ProtocolError) make `next` throw a
- * ProtocolError whose `offset` counts from the first byte ever pushed. The decoder then
+ * Errors: bytes that break the protocol (see ProtocolError) make the reading methods throw
+ * a ProtocolError whose `offset` counts from the first byte ever pushed. The decoder then
  * stays failed: every later `next` throws the same error, and `push` ignores its input.
  * The length field is checked against `maxMessageSize` from the header alone, before the
  * body arrives or any memory is set aside for it.
  */
 export class Decoder {
   private readonly frames: FrameBuffer;
+  /** Read position that `ahead` counts from; anything but nextNotification moves it. */
+  private aheadAt = -1;
+  /** Whole NotificationResponse frames counted from aheadAt, and where the count stopped. */
+  private ahead = 0;
+  private aheadEnd = 0;
 
   constructor(options?: DecoderOptions) {
     this.frames = new FrameBuffer(backendMessageCodes, 'message', options);
@@ -40,7 +55,70 @@ export class Decoder {
     // The hot path gets its own call site, so it is not hidden behind the big dispatch.
     return frame.type === backendMessageCodes.NotificationResponse
       ? decodeNotificationResponse(frame)
-      : decodeBackendMessage(frame);
+      : decodeOtherBackendMessage(frame);
+  }
+
+  /**
+   * Like `next`, but every NotificationResponse on the way is handed to `onNotification`
+   * (synchronously, in stream order, without its `type` tag) instead of being returned:
+   * returns the next message of any other type, or null when more bytes are needed. Throws
+   * ProtocolError, and whatever `onNotification` throws (the frame it was given is consumed).
+   */
+  nextOther(
+    onNotification: (notification: NotificationFields) => void,
+  ): OtherBackendMessage | null {
+    for (;;) {
+      const frame = this.frames.next(true);
+      if (frame === null) return null;
+      if (frame.type !== backendMessageCodes.NotificationResponse) {
+        return decodeOtherBackendMessage(frame);
+      }
+      onNotification(decodeNotificationFields(frame));
+    }
+  }
+
+  /**
+   * The number of whole NotificationResponse frames that come next, before any message of
+   * another type, bad header or frame not complete yet: what nextNotification() can take,
+   * one at a time. Decodes and consumes nothing. Only bytes pushed since the previous call
+   * are scanned, as long as nothing but nextNotification() read in between. Never blocks.
+   */
+  notificationsAhead(): number {
+    const at = this.frames.offset;
+    if (at !== this.aheadAt) {
+      this.aheadAt = at;
+      this.aheadEnd = at;
+      this.ahead = 0;
+    }
+    this.ahead += this.frames.scan(backendMessageCodes.NotificationResponse, this.aheadEnd);
+    this.aheadEnd = this.frames.scanEnd;
+    return this.ahead;
+  }
+
+  /**
+   * True when the last notificationsAhead() stopped at a message of another type or at a
+   * bad header, which `next` or `nextOther` would return or reject; false when it stopped
+   * at the end of the input.
+   */
+  get blockedAhead(): boolean {
+    return this.frames.scanBlocked;
+  }
+
+  /**
+   * Decodes the next message, which notificationsAhead() counted as a NotificationResponse,
+   * without its `type` tag; null when notificationsAhead() would return 0. Throws
+   * ProtocolError when the body is malformed (only headers were checked by the count).
+   */
+  nextNotification(): NotificationFields | null {
+    if (this.ahead === 0 || this.frames.offset !== this.aheadAt) {
+      if (this.notificationsAhead() === 0) return null;
+    }
+    // A counted frame is whole and has a valid header, so next() returns it.
+    const frame = this.frames.next(true)!;
+    this.ahead--;
+    const notification = decodeNotificationFields(frame);
+    this.aheadAt = this.frames.offset;
+    return notification;
   }
 
   /** Number of bytes pushed and not yet returned as messages. */

@@ -46,11 +46,7 @@ import {
   type NoticeResponse,
   writeNoticeMessage,
 } from './notice.js';
-import {
-  decodeNotificationResponse,
-  type NotificationResponse,
-  writeNotificationResponse,
-} from './notification-response.js';
+import { type NotificationResponse, writeNotificationResponse } from './notification-response.js';
 import {
   type CommandComplete,
   type DataRow,
@@ -111,11 +107,15 @@ export type BackendMessage =
   | ReadyForQuery
   | RowDescription;
 
-/** Decodes the body of the frame by its type byte. */
-export function decodeBackendMessage(f: Frame): BackendMessage {
+/** Every BackendMessage but NotificationResponse, which the Decoder handles on its own. */
+export type OtherBackendMessage = Exclude<BackendMessage, NotificationResponse>;
+
+/**
+ * Decodes the body of the frame by its type byte; a NotificationResponse is not decoded here
+ * (the Decoder gives it a hot path of its own) and fails as an unknown type.
+ */
+export function decodeOtherBackendMessage(f: Frame): OtherBackendMessage {
   switch (f.type) {
-    case backendMessageCodes.NotificationResponse:
-      return decodeNotificationResponse(f);
     case backendMessageCodes.DataRow:
       return decodeDataRow(f);
     case backendMessageCodes.CommandComplete:

@@ -5,6 +5,7 @@ import {
   type BackendMessage,
   Decoder,
   type FieldDescription,
+  type OtherBackendMessage,
   ProtocolError,
   Writer,
   writeBind,
@@ -188,6 +189,77 @@ function rowCountOf(tag: string): number | null {
 
 const authSqlStates = new Set(['28000', '28P01']);
 
+const finished: IteratorReturnResult<void> = Object.freeze({ value: undefined, done: true });
+
+/**
+ * What Connection.notifications() returns: an async iterator written by hand so that a
+ * queued notification costs one resolved promise, without an async generator's machinery.
+ * Calls to next() are answered in order, even when a caller does not wait for the previous
+ * one. Once ended (return(), throw(), the end of the wait, or an error) it stays done.
+ */
+class NotificationIterator implements AsyncGenerator<Notification, void, undefined> {
+  private done = false;
+  /** The next() that is waiting for input, which later calls queue behind. */
+  private waiting: Promise<IteratorResult<Notification, void>> | undefined;
+  private readonly take: () => Notification | null;
+  private readonly wait: () => Promise<boolean>;
+
+  /**
+   * @param take the oldest queued notification, or null
+   * @param wait waits for input and consumes it; false when the iteration should end
+   */
+  constructor(take: () => Notification | null, wait: () => Promise<boolean>) {
+    this.take = take;
+    this.wait = wait;
+  }
+
+  next(): Promise<IteratorResult<Notification, void>> {
+    if (this.waiting) {
+      const next = () => this.next();
+      return this.waiting.then(next, next);
+    }
+    if (this.done) return Promise.resolve(finished);
+    const notification = this.take();
+    if (notification !== null) return Promise.resolve({ value: notification, done: false });
+    this.waiting = this.waitForNext();
+    return this.waiting;
+  }
+
+  private async waitForNext(): Promise<IteratorResult<Notification, void>> {
+    try {
+      for (;;) {
+        if (!(await this.wait())) this.done = true;
+        if (this.done) return finished;
+        const notification = this.take();
+        if (notification !== null) return { value: notification, done: false };
+      }
+    } catch (error) {
+      this.done = true;
+      throw error;
+    } finally {
+      this.waiting = undefined;
+    }
+  }
+
+  return(): Promise<IteratorResult<Notification, void>> {
+    this.done = true;
+    return Promise.resolve(finished);
+  }
+
+  throw(error: unknown): Promise<IteratorResult<Notification, void>> {
+    this.done = true;
+    return Promise.reject(error);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.return();
+  }
+}
+
 /**
  * One connection to a PostgreSQL server, made by `connect()`. Commands run one at a time:
  * `exec` and `query` wait their turn in order; `sendQuery` refuses with CONNECTION_BUSY
@@ -201,6 +273,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly decoder: Decoder;
   private readonly writer = new Writer();
   private readonly queue = new Fifo<Notification>();
+  /** Notifications that pump() counted but left in the decoder; they follow the queue. */
+  private undecoded = 0;
   private readonly parameters = new Map<string, string>();
   private readonly sendCancel: CancelSender;
   private readonly turns = new Fifo<() => void>();
@@ -282,22 +356,39 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** The number of notifications queued and not yet taken with notifies(). */
   get pendingNotifications(): number {
-    return this.queue.length;
+    return this.queue.length + this.undecoded;
   }
 
   /**
    * libpq's PQnotifies: takes the oldest queued notification off the queue, or returns
-   * null. Never reads the socket: call consumeInput() first.
+   * null. Never reads the socket: call consumeInput() first. A notification that
+   * consumeInput() left undecoded (see there) is decoded now; if its body turns out to be
+   * malformed, the connection is torn down as for any ProtocolError and this returns null.
    */
   notifies(): Notification | null {
-    return this.queue.shift() ?? null;
+    const queued = this.queue.shift();
+    if (queued !== undefined) return queued;
+    if (this.undecoded === 0) return null;
+    this.undecoded--;
+    let notification: Notification | null;
+    try {
+      notification = this.decoder.nextNotification();
+    } catch (error) {
+      this.undecoded = 0;
+      this.teardown(this.lostWith(error));
+      return null;
+    }
+    if (notification === null) this.undecoded = 0;
+    else this.tracer?.backend({ type: 'NotificationResponse', ...notification });
+    return notification;
   }
 
   /**
    * libpq's PQconsumeInput: takes every byte the socket has delivered so far, without
-   * waiting, decodes every whole message and queues notifications. Throws ConnectionError
-   * when the connection is lost or closed (notifications that arrived before are still
-   * queued), ProtocolError when the server's bytes are malformed.
+   * waiting, handles every whole message and queues notifications (while no command runs,
+   * those that end the input are queued undecoded, for notifies() to decode one by one).
+   * Throws ConnectionError when the connection is lost or closed (notifications that
+   * arrived before are still queued), ProtocolError when the server's bytes are malformed.
    */
   consumeInput(): void {
     if (!this.failure) this.pump();
@@ -313,7 +404,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   waitReadable(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<boolean> {
     if (this.failure) return Promise.reject(this.failure);
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
-    if (this.stream.readableLength > 0 || this.queue.length > 0) return Promise.resolve(true);
+    if (this.stream.readableLength > 0 || this.pendingNotifications > 0) {
+      return Promise.resolve(true);
+    }
     return new Promise<boolean>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const settle = (outcome: boolean | Error) => {
@@ -449,34 +542,34 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * The notifications of this connection as an async iterator: it drains the queue first,
    * then waits for the socket to be readable and consumes input, as the libpq loop does.
-   * It ends without error on `break`, when the signal aborts, when close() is called, or
-   * when `idleTimeout` milliseconds pass with nothing to read; it throws ConnectionError
-   * when the connection is lost.
+   * It ends without error on `break` (return()), when the signal aborts, when close() is
+   * called, or when `idleTimeout` milliseconds pass with nothing to read; it throws
+   * ConnectionError when the connection is lost. A queued notification is handed out at
+   * once; only an empty queue makes next() wait.
    */
-  async *notifications(
+  notifications(
     options: { signal?: AbortSignal; idleTimeout?: number } = {},
   ): AsyncGenerator<Notification, void, undefined> {
     const { signal, idleTimeout } = options;
-    for (;;) {
-      const next = this.notifies();
-      if (next) {
-        yield next;
-        continue;
-      }
-      if (signal?.aborted || this.closedByUser()) return;
-      let ready: boolean;
-      try {
-        ready = await this.waitReadable({
-          ...(idleTimeout === undefined ? {} : { timeout: idleTimeout }),
-          ...(signal === undefined ? {} : { signal }),
-        });
-      } catch (error) {
-        if (signal?.aborted || this.closedByUser()) return;
-        throw error;
-      }
-      if (!ready) return;
-      if (!this.failure) this.pump();
-    }
+    const waitOptions = {
+      ...(idleTimeout === undefined ? {} : { timeout: idleTimeout }),
+      ...(signal === undefined ? {} : { signal }),
+    };
+    return new NotificationIterator(
+      () => this.notifies(),
+      async () => {
+        if (signal?.aborted || this.closedByUser()) return false;
+        let ready: boolean;
+        try {
+          ready = await this.waitReadable(waitOptions);
+        } catch (error) {
+          if (signal?.aborted || this.closedByUser()) return false;
+          throw error;
+        }
+        if (ready && !this.failure) this.pump();
+        return ready;
+      },
+    );
   }
 
   /**
@@ -747,7 +840,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     });
   }
 
-  /** Reads everything buffered in the stream and handles every whole message. */
+  /**
+   * Reads everything buffered in the stream and handles every whole message.
+   *
+   * While no command wants input and no tracer is set, a run of whole NotificationResponse
+   * frames that ends the input is only counted (their headers checked), and stays undecoded
+   * in the decoder until notifies() takes them one by one: a burst then costs its raw bytes
+   * rather than an object and strings per notification kept alive in the queue, and each
+   * notification is made just before it is used. Anything else in the input (a notice, a
+   * parameter report, an error, a bad header) is handled at once, after decoding every
+   * notification before it into the queue, so nothing but notifications waits, and nothing
+   * waits beyond this call. A malformed body in a counted frame is found by notifies().
+   */
   private pump(): void {
     try {
       for (
@@ -757,33 +861,52 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       ) {
         this.decoder.push(chunk);
       }
-      for (
-        let message = this.decoder.next();
-        message !== null && !this.failure;
-        message = this.decoder.next()
-      ) {
-        this.dispatch(message);
+      const onlyNotifications =
+        !this.wantsInput() && this.tracer === undefined && this.countUndecoded();
+      if (!onlyNotifications) {
+        for (
+          let message = this.decoder.nextOther(this.enqueue);
+          message !== null && !this.failure;
+          message = this.decoder.nextOther(this.enqueue)
+        ) {
+          this.dispatch(message);
+        }
       }
     } catch (error) {
       this.teardown(this.lostWith(error));
     }
-    if (this.queue.length > 0) this.wakeReaders();
+    if (this.pendingNotifications > 0) this.wakeReaders();
   }
 
+  /**
+   * Counts the whole notifications that come next in the decoder as undecoded, announcing
+   * the first; true when nothing but notifications is pending there.
+   */
+  private countUndecoded(): boolean {
+    const wasEmpty = this.pendingNotifications === 0;
+    this.undecoded = this.decoder.notificationsAhead();
+    if (wasEmpty && this.undecoded > 0) this.emit('notification');
+    return !this.decoder.blockedAhead;
+  }
+
+  /**
+   * Queues one notification, whatever the connection is doing: the object the decoder made
+   * is the one notifies() hands out, with no copy. Nothing is queued after a teardown.
+   */
+  private readonly enqueue = (notification: Notification): void => {
+    if (this.failure) return;
+    this.tracer?.backend({ type: 'NotificationResponse', ...notification });
+    const wasEmpty = this.pendingNotifications === 0;
+    // Undecoded notifications come first in the stream: this is one of them, if any.
+    if (this.undecoded > 0) this.undecoded--;
+    this.queue.push(notification);
+    if (wasEmpty) this.emit('notification');
+  };
+
   /** Routes one message: asynchronous ones first, whatever the connection is doing. */
-  private dispatch(message: BackendMessage): void {
+  private dispatch(message: OtherBackendMessage): void {
     this.tracer?.backend(message);
     switch (message.type) {
-      case 'NotificationResponse': {
-        const wasEmpty = this.queue.length === 0;
-        this.queue.push({
-          channel: message.channel,
-          payload: message.payload,
-          processId: message.processId,
-        });
-        if (wasEmpty) this.emit('notification');
-        return;
-      }
       case 'NoticeResponse':
         this.emit('notice', message.fields);
         return;

@@ -1,5 +1,14 @@
+import { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Connection, ConnectionError, ServerError } from '../../src/index.js';
+import {
+  Connection,
+  ConnectionError,
+  type Notification,
+  ProtocolError,
+  ServerError,
+} from '../../src/index.js';
+import { type BackendMessage, Writer, writeBackendMessage } from '../../src/protocol/index.js';
+import { concat, frame, i32, str } from '../protocol/support.js';
 import { connectTest, waitUntilSleeping } from '../support/server.js';
 
 describe('Connection against the real server', () => {
@@ -190,5 +199,176 @@ describe('closing', () => {
       await admin.close();
       await victim.close();
     }
+  });
+});
+
+/**
+ * A Connection over an in-memory stream, past startup: `deliver` makes bytes readable in
+ * one piece, exactly when the test says; `onQuery` answers each message the client writes.
+ */
+function memoryConnection(onWrite: (deliver: (...m: BackendMessage[]) => void) => void = () => {}) {
+  const stream = new Duplex({
+    read() {},
+    write(_chunk, _encoding, callback) {
+      onWrite(deliver);
+      callback();
+    },
+  });
+  const deliverBytes = (bytes: Uint8Array) => stream.push(bytes);
+  const deliver = (...messages: BackendMessage[]) => {
+    const w = new Writer();
+    for (const message of messages) writeBackendMessage(w, message);
+    deliverBytes(w.toBytes());
+  };
+  const conn = new Connection({
+    stream,
+    tls: false,
+    sendCancel: async () => {},
+    address: 'memory',
+  });
+  return { conn, deliver, deliverBytes, end: () => stream.push(null) };
+}
+
+function notification(i: number): Notification {
+  return { channel: 'c', payload: `p${i}`, processId: 7 };
+}
+
+function notifications(from: number, to: number): BackendMessage[] {
+  return Array.from({ length: to - from }, (_, i) => ({
+    type: 'NotificationResponse' as const,
+    ...notification(from + i),
+  }));
+}
+
+function takeAll(conn: Connection): Notification[] {
+  const taken: Notification[] = [];
+  for (let n = conn.notifies(); n !== null; n = conn.notifies()) taken.push(n);
+  return taken;
+}
+
+describe('notifications the connection has not decoded yet', () => {
+  it('are counted, announced once, and taken in order', async () => {
+    const { conn, deliver } = memoryConnection();
+    let announced = 0;
+    conn.on('notification', () => announced++);
+    deliver(...notifications(0, 500));
+    await conn.waitReadable();
+    conn.consumeInput();
+    expect(conn.pendingNotifications).toBe(500);
+    expect(announced).toBe(1);
+    const taken = takeAll(conn);
+    expect(taken).toEqual(notifications(0, 500).map((_, i) => notification(i)));
+    expect(JSON.stringify(taken[0])).toBe('{"channel":"c","payload":"p0","processId":7}');
+    expect(conn.pendingNotifications).toBe(0);
+    conn.destroy();
+  });
+
+  it('do not hold back a notice that follows them, nor a command', async () => {
+    const { conn, deliver } = memoryConnection((reply) =>
+      reply(
+        ...notifications(5, 6),
+        { type: 'CommandComplete', commandTag: 'LISTEN' },
+        { type: 'ReadyForQuery', transactionStatus: 'I' },
+      ),
+    );
+    const noticed: number[] = [];
+    conn.on('notice', () => noticed.push(conn.pendingNotifications));
+    let announced = 0;
+    conn.on('notification', () => announced++);
+    deliver(
+      ...notifications(0, 3),
+      { type: 'NoticeResponse', fields: { severity: 'NOTICE', message: 'hi' } },
+      ...notifications(3, 5),
+    );
+    await conn.waitReadable();
+    conn.consumeInput();
+    expect(noticed).toEqual([3]);
+    expect(conn.pendingNotifications).toBe(5);
+    expect(announced).toBe(1);
+    await conn.exec('LISTEN c');
+    expect(takeAll(conn)).toEqual(notifications(0, 6).map((_, i) => notification(i)));
+    conn.destroy();
+  });
+
+  it('are still taken after the server closes the connection', async () => {
+    const { conn, deliver, end } = memoryConnection();
+    const closed = new Promise((resolve) => conn.once('close', resolve));
+    deliver(...notifications(0, 3));
+    end();
+    await conn.waitReadable();
+    conn.consumeInput();
+    await closed;
+    expect(conn.status).toBe('bad');
+    expect(conn.pendingNotifications).toBe(3);
+    expect(takeAll(conn)).toEqual([notification(0), notification(1), notification(2)]);
+  });
+
+  it('a malformed body is found when taken, and ends the connection', async () => {
+    const { conn, deliverBytes } = memoryConnection();
+    const closed = new Promise<ConnectionError | undefined>((resolve) =>
+      conn.once('close', resolve),
+    );
+    deliverBytes(
+      concat(
+        frame('A', i32(7), str('c'), str('p0')),
+        frame('A', i32(7), str('c'), [0x70, 0x31]), // payload without its NUL
+      ),
+    );
+    await conn.waitReadable();
+    conn.consumeInput();
+    expect(conn.pendingNotifications).toBe(2);
+    expect(conn.notifies()).toEqual(notification(0));
+    expect(conn.notifies()).toBeNull();
+    expect(conn.pendingNotifications).toBe(0);
+    expect(conn.status).toBe('bad');
+    expect((await closed)?.cause).toBeInstanceOf(ProtocolError);
+    expect(() => conn.consumeInput()).toThrow(ConnectionError);
+  });
+
+  it('a tracer sees them as they arrive', async () => {
+    const { conn, deliver } = memoryConnection();
+    const lines: string[] = [];
+    conn.trace((line) => lines.push(line));
+    deliver(...notifications(0, 2));
+    await conn.waitReadable();
+    conn.consumeInput();
+    expect(lines.filter((line) => line.includes('NotificationResponse'))).toHaveLength(2);
+    expect(takeAll(conn)).toEqual([notification(0), notification(1)]);
+    conn.destroy();
+  });
+});
+
+describe('the notification iterator', () => {
+  it('answers next() calls in order when they overlap', async () => {
+    const { conn, deliver } = memoryConnection();
+    const iterator = conn.notifications();
+    const first = iterator.next();
+    const second = iterator.next();
+    deliver(...notifications(0, 2));
+    expect(await first).toEqual({ value: notification(0), done: false });
+    expect(await second).toEqual({ value: notification(1), done: false });
+    conn.destroy();
+  });
+
+  it('return() ends it at once; a next() still waiting then finishes as done', async () => {
+    const { conn, deliver } = memoryConnection();
+    const iterator = conn.notifications();
+    const waiting = iterator.next();
+    expect(await iterator.return()).toEqual({ value: undefined, done: true });
+    deliver(...notifications(0, 1));
+    expect(await waiting).toEqual({ value: undefined, done: true });
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+    expect(conn.notifies()).toEqual(notification(0));
+    conn.destroy();
+  });
+
+  it('throw() rejects with the error and ends it', async () => {
+    const { conn, deliver } = memoryConnection();
+    const iterator = conn.notifications();
+    const error = new Error('stop');
+    await expect(iterator.throw(error)).rejects.toBe(error);
+    deliver(...notifications(0, 1));
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+    conn.destroy();
   });
 });

@@ -189,6 +189,9 @@ function rowCountOf(tag: string): number | null {
 
 const authSqlStates = new Set(['28000', '28P01']);
 
+/** How long close() lets Terminate wait for room in a full socket buffer before giving up on it. */
+const CLOSE_FLUSH_TIMEOUT_MS = 2000;
+
 const finished: IteratorReturnResult<void> = Object.freeze({ value: undefined, done: true });
 
 /**
@@ -589,7 +592,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /**
    * libpq's PQfinish: sends Terminate and closes the socket. Pending commands and waits
-   * reject with CONNECTION_CLOSED. Safe to call more than once.
+   * reject with CONNECTION_CLOSED. Safe to call more than once. Resolves once the socket is
+   * closed: as soon as Terminate is handed to the operating system (the server's reply is
+   * not awaited), or after CLOSE_FLUSH_TIMEOUT_MS when a stalled peer keeps it from being sent.
    */
   close(): Promise<void> {
     if (!this.closing) {
@@ -604,10 +609,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         const bytes = this.writer.toBytes();
         this.writer.reset();
         this.teardown(new ConnectionError('CONNECTION_CLOSED', 'the connection was closed'));
-        stream.once('close', () => resolve());
+        const deadline = setTimeout(() => stream.destroy(), CLOSE_FLUSH_TIMEOUT_MS);
+        stream.once('close', () => {
+          clearTimeout(deadline);
+          resolve();
+        });
         this.tracer?.frontend(bytes);
-        stream.end(bytes);
-        stream.resume();
+        stream.end(bytes, () => stream.destroy());
       });
     }
     return this.closing;

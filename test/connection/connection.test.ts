@@ -3,13 +3,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Connection,
   ConnectionError,
+  connect,
   type Notification,
   ProtocolError,
   ServerError,
 } from '../../src/index.js';
 import { type BackendMessage, Writer, writeBackendMessage } from '../../src/protocol/index.js';
 import { concat, frame, i32, str } from '../protocol/support.js';
-import { connectTest, waitUntilSleeping } from '../support/server.js';
+import { TcpProxy } from '../support/proxy.js';
+import { connectTest, server, waitUntilSleeping } from '../support/server.js';
 
 describe('Connection against the real server', () => {
   let conn: Connection;
@@ -161,6 +163,50 @@ describe('closing', () => {
     expect(() => conn.consumeInput()).toThrow(ConnectionError);
     await expect(conn.waitReadable()).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
     await conn.close();
+  });
+
+  async function viaProxy(): Promise<{ proxy: TcpProxy; conn: Connection }> {
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: server.port });
+    const url = new URL(server.url);
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    return { proxy, conn: await connect(url.toString()) };
+  }
+
+  it('close() does not wait for a stalled peer to answer Terminate', async () => {
+    const { proxy, conn } = await viaProxy();
+    const pid = conn.backendPid;
+    try {
+      proxy.stall();
+      await conn.close();
+      expect(conn.status).toBe('closed');
+      proxy.resume();
+      await using admin = await connectTest();
+      for (;;) {
+        const result = await admin.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1::int', [
+          String(pid),
+        ]);
+        if (result.rows.length === 0) break;
+        await admin.exec('SELECT pg_sleep(0.01)');
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('close() gives up on Terminate when a stalled peer leaves no room to send it', async () => {
+    const { proxy, conn } = await viaProxy();
+    try {
+      proxy.stall();
+      conn.sendQuery(`SELECT '${'x'.repeat(32 * 1024 * 1024)}'`);
+      const closing = conn.close();
+      const result = expect(conn.getResult()).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+      await closing;
+      await result;
+      expect(conn.status).toBe('closed');
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('await using closes at the end of the block', async () => {

@@ -402,7 +402,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * The select() of the libpq loop: resolves true as soon as there is input for
    * consumeInput() (bytes in the socket or already decrypted inside TLS), false when
    * `timeout` milliseconds pass first. Rejects when the connection is or becomes unusable,
-   * or the signal aborts. Without a timeout, no timer is set at all.
+   * or the signal aborts. Without a timeout, no timer is set at all. Unlike select(), it
+   * also resolves at once while notifications wait in the queue (taken during a command, for
+   * instance), so a loop must drain notifies() after each wake-up or it never waits.
    */
   waitReadable(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<boolean> {
     if (this.failure) return Promise.reject(this.failure);

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { cleanEnv, runNode } from './support/process.js';
 import { connectTest, server } from './support/server.js';
 
 function run(script: string, channel?: string): { child: ChildProcess; output: () => string } {
@@ -49,29 +50,13 @@ describe('examples', () => {
     expect(text.trimEnd().endsWith('Done.')).toBe(true);
   });
 
-  it.each<[string, { DATABASE_URL?: string }]>([
+  it.each<[string, Record<string, string>]>([
     ['the configured server (DATABASE_URL)', { DATABASE_URL: server.url }],
     ['a throwaway server when none is configured', {}],
   ])('demo: plays the whole scenario on %s and exits 0', async (_name, extra) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, ...extra };
-    if (!extra.DATABASE_URL) {
-      for (const name of Object.keys(env)) {
-        if (name.startsWith('PG') || name === 'DATABASE_URL') delete env[name];
-      }
-    }
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts'], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let text = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      text += chunk.toString();
-    });
-    const [code] = await once(child, 'exit');
-    expect(code, text).toBe(0);
+    const run = await runNode(['--import', 'tsx', 'examples/demo.ts'], { env: cleanEnv(extra) });
+    const text = run.stdout + run.stderr;
+    expect(run.code, text).toBe(0);
     const carol = /carol pid (\d+)/.exec(text)?.[1];
     const steps = text.split(/\n(?=\d\. )/);
     expect(steps).toHaveLength(7);

@@ -6,36 +6,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../support/cluster.js';
+import { BIN, cleanEnv, type Finished, runNode } from '../support/process.js';
 import { server } from '../support/server.js';
 
-/** The built binary (npm test builds it first; run `npm run build` before a lone vitest run). */
-const BIN = 'dist/cli.js';
-
-/** Environment without any connection variable of the machine running the tests. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('PG') || name === 'DATABASE_URL') delete env[name];
-  }
-  return env;
-}
-
 /** Runs `pqnotify bench ARGS` to its end. */
-async function bench(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [BIN, 'bench', ...args], {
-    env: cleanEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const [code] = await once(child, 'close');
-  return { code: code as number, stdout, stderr };
+function bench(args: string[]): Promise<Finished> {
+  return runNode([BIN, 'bench', ...args]);
 }
 
 const latencySchema = {

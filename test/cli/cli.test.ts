@@ -2,19 +2,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../support/cluster.js';
+import { BIN, cleanEnv, type Finished, runNode } from '../support/process.js';
 import { connectTest, managed, server } from '../support/server.js';
-
-/** The built binary (npm test builds it first; run `npm run build` before a lone vitest run). */
-const BIN = 'dist/cli.js';
-
-/** Environment without any connection variable of the machine running the tests. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const name of Object.keys(env)) {
-    if (name.startsWith('PG') || name === 'DATABASE_URL') delete env[name];
-  }
-  return { ...env, ...extra };
-}
 
 interface Run {
   child: ChildProcess;
@@ -80,10 +69,8 @@ function start(args: string[], env = cleanEnv(), input?: string): Run {
   };
 }
 
-async function runToEnd(args: string[], env = cleanEnv(), input?: string) {
-  const run = start(args, env, input);
-  const code = await run.exit;
-  return { code, stdout: run.stdout(), stderr: run.stderr() };
+function runToEnd(args: string[], env = cleanEnv(), input?: string): Promise<Finished> {
+  return runNode([BIN, ...args], { env, ...(input === undefined ? {} : { input }) });
 }
 
 /** Starts `pqnotify listen` and resolves with it and its backend pid once it listens. */

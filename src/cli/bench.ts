@@ -156,7 +156,7 @@ function countCells(c: NotifyBenchCounts): string[] {
  * The human summary of a run (what `pqnotify bench` prints without --json): settings, totals,
  * a Markdown table with a row per listener and one for all. Also renders a saved --json result.
  */
-export function formatBenchSummary(result: NotifyBenchResult): string {
+function formatBenchSummary(result: NotifyBenchResult): string {
   const s = result.settings;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   const amount =

@@ -725,7 +725,7 @@ export async function main(): Promise<void> {
     let serverSource = 'external server (--url or PQNOTIFY_BENCH_URL)';
     if (url === undefined) {
       cluster = await startCluster();
-      url = `postgresql://postgres@127.0.0.1:${cluster.port}/postgres`;
+      url = cluster.url;
       serverSource = `throwaway cluster (${cluster.binDir}), TCP 127.0.0.1`;
     }
     const sender = await connect(url);

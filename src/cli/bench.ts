@@ -235,9 +235,11 @@ async function withServer<T>(
     'pqnotify bench: no server given (--url, DATABASE_URL, PG* variables); starting an embedded PostgreSQL',
   );
   const cluster = await startCluster();
-  const embedded = `postgres://postgres@127.0.0.1:${cluster.port}/postgres`;
-  await writeLine(io.stderr, `pqnotify bench: embedded server at ${embedded} in ${cluster.root}`);
-  return cluster.use(() => run(embedded));
+  await writeLine(
+    io.stderr,
+    `pqnotify bench: embedded server at ${cluster.url} in ${cluster.root}`,
+  );
+  return cluster.use(() => run(cluster.url));
 }
 
 /** `pqnotify bench`: runs runNotifyBench() and prints its result; see HELP. */

@@ -77,6 +77,14 @@ export class Cluster {
     return cluster;
   }
 
+  /**
+   * A URL for the superuser over TCP, without a password: what a cluster from startCluster(),
+   * which trusts every connection, accepts.
+   */
+  get url(): string {
+    return `postgres://postgres@127.0.0.1:${this.port}/postgres`;
+  }
+
   /** Major version number of the server binaries (18, 15, ...). */
   async majorVersion(): Promise<number> {
     const { stdout } = await run(join(this.binDir, 'postgres'), ['--version']);

@@ -358,7 +358,7 @@ describe('Listener', () => {
 describe.skipIf(!managed)('Listener against servers that stop or are standbys', () => {
   it('the server stops (fast) and starts again on the same port', async () => {
     const cluster = track(await startCluster());
-    const url = `postgres://postgres@127.0.0.1:${cluster.port}/postgres`;
+    const url = cluster.url;
     const listener = track(
       await createListener(url, { reconnectInitialDelayMs: 20, reconnectMaxDelayMs: 200 }),
     );
@@ -371,7 +371,7 @@ describe.skipIf(!managed)('Listener against servers that stop or are standbys', 
     const gap = once(listener, 'gap');
     await cluster.start();
     await gap;
-    await using sender = await connect(`postgres://postgres@127.0.0.1:${cluster.port}/postgres`);
+    await using sender = await connect(cluster.url);
     await sender.notify(channel, 'after-restart');
     const items = await collect(stream, (list) =>
       list.some((item) => item.type === 'notification'),
@@ -394,7 +394,7 @@ describe.skipIf(!managed)('Listener against servers that stop or are standbys', 
     "the server's 'NOTIFY queue is N% full' warning surfaces as a typed notice",
     async () => {
       const cluster = track(await startCluster({ settings: { max_notify_queue_pages: '64' } }));
-      const url = `postgres://postgres@127.0.0.1:${cluster.port}/postgres`;
+      const url = cluster.url;
       const stuck = track(await connect(url));
       await stuck.listen('fill');
       const listener = track(await createListener(url));
@@ -413,7 +413,7 @@ describe.skipIf(!managed)('Listener against servers that stop or are standbys', 
   it('gives up after the attempt limit with an error event', async () => {
     const cluster = track(await startCluster());
     const listener = track(
-      await createListener(`postgres://postgres@127.0.0.1:${cluster.port}/postgres`, {
+      await createListener(cluster.url, {
         reconnectInitialDelayMs: 10,
         reconnectMaxAttempts: 3,
       }),

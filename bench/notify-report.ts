@@ -2,6 +2,7 @@
  * Renders the notification benchmark's report (bench/notify.ts) as Markdown, which is also
  * what it prints, and as a hand-written SVG chart of throughput and latency by client.
  */
+import { escapeXml, markdownTable } from '../src/cli/format.js';
 import type { ClientName, NotifyReport, PayloadSize, TargetRow, Variant } from './notify.js';
 
 const variants: readonly Variant[] = ['cold', 'warm'];
@@ -9,15 +10,6 @@ const variants: readonly Variant[] = ['cold', 'warm'];
 /** The payload sizes of a report, smallest first. */
 function sizesOf(report: NotifyReport): PayloadSize[] {
   return (Object.keys(report.counts).map(Number) as PayloadSize[]).sort((a, b) => a - b);
-}
-
-/** A Markdown table with padded columns, readable as plain text too. */
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (i === 0 ? ` ${'-'.repeat(w)} ` : ` ${'-'.repeat(w - 1)}: `)).join('|')}|`;
-  return [line(header), rule, ...rows.map(line)].join('\n');
 }
 
 const fixed = (value: number | null, digits: number) =>
@@ -67,7 +59,7 @@ export function renderMarkdown(report: NotifyReport): string {
     '',
     '## Burst throughput (million notifications/s)',
     '',
-    table(
+    markdownTable(
       ['client', ...payloadSizes.flatMap((s) => variants.map((v) => `${s} B ${v}`))],
       clients.map((c) => [
         c,
@@ -80,7 +72,7 @@ export function renderMarkdown(report: NotifyReport): string {
     'User + system time of the listener process (all threads) during the timed burst. Near',
     '100% means the client limits the rate; well below, the server does.',
     '',
-    table(
+    markdownTable(
       ['client', ...payloadSizes.flatMap((s) => variants.map((v) => `${s} B ${v}`))],
       clients.map((c) => [
         c,
@@ -92,7 +84,7 @@ export function renderMarkdown(report: NotifyReport): string {
     '',
     `Paced: one sample per ${report.latencyGapMs} ms, the listener idle in between. Hot: back to back.`,
     '',
-    table(
+    markdownTable(
       ['client', 'paced p50', 'paced p90', 'paced p99', 'hot p50', 'hot p90', 'hot p99'],
       report.latency.map((r) => [
         r.failures > 0 ? `${r.client} (${r.failures} FAILED)` : r.client,
@@ -107,7 +99,7 @@ export function renderMarkdown(report: NotifyReport): string {
     '',
     '## Listener memory (MiB): resident after LISTEN, largest peak growth during the bursts',
     '',
-    table(
+    markdownTable(
       ['client', 'idle', ...payloadSizes.flatMap((s) => variants.map((v) => `+${s} B ${v}`))],
       clients.map((c) => {
         const rows = report.memory.filter((r) => r.client === c);
@@ -129,7 +121,10 @@ export function renderMarkdown(report: NotifyReport): string {
     '',
     '## Targets',
     '',
-    table(['target', 'client', 'run', 'value', 'target', 'verdict'], report.targets.map(targetRow)),
+    markdownTable(
+      ['target', 'client', 'run', 'value', 'target', 'verdict'],
+      report.targets.map(targetRow),
+    ),
     '',
   ];
   if (report.failures.length > 0) {
@@ -177,9 +172,6 @@ interface Bar {
   color: string;
   opacity: number;
 }
-
-const escapeXml = (text: string) =>
-  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 
 /** A panel of bars, one cluster per client, with values printed above the bars. */
 function panel(

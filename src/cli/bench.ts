@@ -21,6 +21,7 @@ import {
   UsageError,
   writeLine,
 } from './common.js';
+import { markdownTable, plural } from './format.js';
 
 const HELP = `Usage: pqnotify bench [--url URL] [options]
 
@@ -124,15 +125,6 @@ function progressLine(p: NotifyBenchProgress): string {
   );
 }
 
-/** A Markdown table with right-aligned numbers, readable as plain text. */
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  const rule = `|${widths.map((w, i) => (i === 0 ? ` ${'-'.repeat(w)} ` : ` ${'-'.repeat(w - 1)}: `)).join('|')}|`;
-  return [line(header), rule, ...rows.map(line)].join('\n');
-}
-
 function countCells(c: NotifyBenchCounts): string[] {
   const l = c.latencyMs ?? undefined;
   return [
@@ -158,7 +150,6 @@ function countCells(c: NotifyBenchCounts): string[] {
  */
 function formatBenchSummary(result: NotifyBenchResult): string {
   const s = result.settings;
-  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   const amount =
     s.count === null ? `${(s.durationMs ?? 0) / 1000} s` : `${count(s.count)} notifications`;
   const lines = [
@@ -177,7 +168,7 @@ function formatBenchSummary(result: NotifyBenchResult): string {
       `queue usage max ${percent(result.queueUsage.max)} ` +
       `(${result.queueUsage.samples.length} samples)`,
     '',
-    table(
+    markdownTable(
       [
         'listener',
         'pids',

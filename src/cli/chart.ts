@@ -1,4 +1,5 @@
 import type { NotifyBenchResult } from '../notify/bench.js';
+import { escapeXml, plural } from './format.js';
 
 /** One line of a panel: its name, colour and points (x in seconds). */
 interface Series {
@@ -13,9 +14,6 @@ const LEFT = 80;
 const RIGHT = 20;
 const TOP = 46;
 const GAP = 44;
-
-const escapeXml = (text: string) =>
-  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 
 /** The smallest of 1, 2 or 5 times a power of ten that is at least `value`. */
 function niceCeiling(value: number): number {
@@ -144,7 +142,6 @@ export function renderBenchChart(result: NotifyBenchResult): string {
   );
   const height = TOP + panels.length * (PANEL_HEIGHT + GAP) + 10;
   const { settings } = result;
-  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
   const heading =
     `pqnotify bench: ${plural(settings.listeners, 'listener')}, ` +
     `${plural(settings.notifiers, 'notifier')}, ${plural(settings.channels, 'channel')}, payload ${settings.payloadSize} B, batch ${settings.batch}, ` +

@@ -761,10 +761,7 @@ class BenchRun {
     listener.on('disconnected', () => {
       state.processId = 0;
     });
-    listener.on('error', (error) => {
-      this.recordError(`listener ${state.index}`, error.message);
-      state.fail(error.message);
-    });
+    listener.on('error', (error) => state.fail(this.recordError(`listener ${state.index}`, error)));
     const handler = (n: { channel: string; payload: string }) =>
       state.receive(this.channelIndex.get(n.channel), n.payload);
     for (const channel of state.channels)
@@ -791,9 +788,7 @@ class BenchRun {
       }
     } catch (error) {
       if (this.closing.signal.aborted) return;
-      const message = error instanceof Error ? error.message : String(error);
-      this.recordError(`listener ${state.index}`, message);
-      state.fail(message);
+      state.fail(this.recordError(`listener ${state.index}`, error));
     }
   }
 
@@ -845,10 +840,7 @@ class BenchRun {
         await n.conn.exec(this.notifySql(rows));
       } catch (error) {
         n.failed += 1;
-        this.recordError(
-          `notifier ${n.index}`,
-          error instanceof Error ? error.message : String(error),
-        );
+        this.recordError(`notifier ${n.index}`, error);
         if (error instanceof ServerError) continue;
         n.dead = true;
         return;
@@ -909,10 +901,7 @@ class BenchRun {
           await n.conn.exec(this.notifySql(ends.map((end) => end.row)));
           for (let c = 0; c < channels; c++) targets[n.index * channels + c]! += channels;
         } catch (error) {
-          this.recordError(
-            `notifier ${n.index}`,
-            error instanceof Error ? error.message : String(error),
-          );
+          this.recordError(`notifier ${n.index}`, error);
         }
       }),
     );
@@ -934,7 +923,7 @@ class BenchRun {
         const usage = Number(rows[0]?.[0] ?? 0);
         this.samples.push({ tMs: Math.round(nowMs() - this.recorder.measureStartMs), usage });
       } catch (error) {
-        this.recordError('queue sampler', error instanceof Error ? error.message : String(error));
+        this.recordError('queue sampler', error);
       } finally {
         this.sampling = undefined;
       }
@@ -977,11 +966,14 @@ class BenchRun {
     };
   }
 
-  private recordError(source: string, message: string): void {
+  /** Counts `error` under `source` for the result's `errors`; returns its message. */
+  private recordError(source: string, error: unknown): string {
+    const message = error instanceof Error ? error.message : String(error);
     const key = `${source}\0${message}`;
     const entry = this.errors.get(key) ?? { source, message, count: 0 };
     entry.count += 1;
     this.errors.set(key, entry);
+    return message;
   }
 
   private result(): NotifyBenchResult {

@@ -19,6 +19,7 @@ import {
   noServerConfigured,
   parseCommandLine,
   UsageError,
+  warnOn,
   writeLine,
 } from './common.js';
 import { markdownTable, plural } from './format.js';
@@ -266,7 +267,7 @@ export async function benchCommand(args: string[], io: CliIo): Promise<number> {
         ...options,
         conninfo,
         connectOptions: {
-          onWarning: (message) => void writeLine(io.stderr, `pqnotify: ${message}`),
+          onWarning: warnOn(io),
         },
         signal: io.signal,
         ...(progress ? { onProgress: progress.onProgress } : {}),

@@ -114,6 +114,11 @@ export function writeLine(stream: NodeJS.WritableStream, line: string): Promise<
   });
 }
 
+/** connect()'s `onWarning` for a command: each warning as a `pqnotify:` line on stderr. */
+export function warnOn(io: CliIo): (message: string) => void {
+  return (message) => void writeLine(io.stderr, `pqnotify: ${message}`);
+}
+
 /** Reads a stream to its end as UTF-8 text. */
 export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];

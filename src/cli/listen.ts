@@ -8,6 +8,7 @@ import {
   ExitCode,
   parseCommandLine,
   UsageError,
+  warnOn,
   writeLine,
 } from './common.js';
 
@@ -38,7 +39,7 @@ export async function listenCommand(args: string[], io: CliIo): Promise<number> 
   const format = values.json ? formatJson : formatText;
 
   const listener = await createListener(conninfoFrom(values.url, io.env), {
-    onWarning: (message) => void writeLine(io.stderr, `pqnotify: ${message}`),
+    onWarning: warnOn(io),
   });
   try {
     listener.on('disconnected', (error) => {

@@ -8,6 +8,7 @@ import {
   parseCommandLine,
   readAll,
   UsageError,
+  warnOn,
   writeLine,
 } from './common.js';
 
@@ -37,7 +38,7 @@ export async function notifyCommand(args: string[], io: CliIo): Promise<number> 
   checkLimit(() => checkChannel(channel));
   checkLimit(() => checkPayload(payload));
   await using conn = await connect(conninfoFrom(values.url, io.env), {
-    onWarning: (message) => void writeLine(io.stderr, `pqnotify: ${message}`),
+    onWarning: warnOn(io),
   });
   await conn.notify(channel, payload);
   return ExitCode.ok;

@@ -1,12 +1,10 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../support/cluster.js';
-import { BIN, cleanEnv, type Finished, runNode } from '../support/process.js';
+import { BIN, type Finished, runNode, startNode } from '../support/process.js';
 import { server } from '../support/server.js';
 
 /** Runs `pqnotify bench ARGS` to its end. */
@@ -195,31 +193,14 @@ describe('pqnotify bench', () => {
   }, 60_000);
 
   it('removes its embedded server even when a second Ctrl-C cuts the run short', async () => {
-    const child = spawn(process.execPath, [BIN, 'bench', '--duration', '60'], {
-      env: cleanEnv(),
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    const running = new Promise<string>((resolve) => {
-      child.stderr.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString();
-        const root = / in (\S+)\n/.exec(stderr)?.[1];
-        if (root && /sent [\d,]+/.test(stderr)) resolve(root);
-      });
-    });
-    const exit = once(child, 'close');
-    const root = await Promise.race([running, exit.then(() => Promise.reject(new Error(stderr)))]);
-    expect(existsSync(root)).toBe(true);
-    const stopping = new Promise<void>((resolve) => {
-      child.stderr.on('data', () => {
-        if (stderr.includes('Ctrl-C again')) resolve();
-      });
-    });
-    child.kill('SIGINT');
-    await stopping;
-    child.kill('SIGINT');
-    const [code] = await exit;
-    expect(code, stderr).toBe(130);
-    expect(existsSync(root)).toBe(false);
+    const run = startNode([BIN, 'bench', '--duration', '60']);
+    const [, root] = await run.match('stderr', / in (\S+)\n/);
+    await run.match('stderr', /sent [\d,]+/);
+    expect(existsSync(root as string)).toBe(true);
+    run.child.kill('SIGINT');
+    await run.match('stderr', /Ctrl-C again/);
+    run.child.kill('SIGINT');
+    expect(await run.exit, run.stderr()).toBe(130);
+    expect(existsSync(root as string)).toBe(false);
   }, 60_000);
 });

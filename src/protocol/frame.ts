@@ -1,5 +1,5 @@
 import { ProtocolError } from './errors.js';
-import { asciiText, shortAsciiText, shortTextLength, utf8Text } from './text.js';
+import { asciiText, utf8Text } from './text.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -25,10 +25,6 @@ export class Frame {
   private base = 0;
   /** True when `bytes` is a private copy, so views of it can be handed out as owned. */
   private owned = false;
-  /** The last string read by repeatedCstring: its bytes and its text. */
-  private readonly cachedBytes = new Uint8Array(64);
-  private cachedLength = 0;
-  private cachedText = '';
   private readonly names: readonly string[];
   private readonly untypedLabel: string;
   private readonly onFail: ((error: ProtocolError) => void) | undefined;
@@ -170,86 +166,6 @@ export class Frame {
     return high < 0x80 ? asciiText(bytes, start, i) : utf8Text(bytes, start, i);
   }
 
-  /**
-   * Reads a String that must end at the last byte of the frame, as the last field of a
-   * message does, and checks that nothing follows it. Long strings are decoded natively and
-   * then checked for an early NUL, instead of being scanned byte by byte first.
-   */
-  lastCstring(): string {
-    // Hot path, kept small so it inlines: a short ASCII string that ends the frame.
-    const bytes = this.bytes;
-    const start = this.pos;
-    const last = this.end - 1;
-    if (last >= start && last - start <= shortTextLength && bytes[last] === 0) {
-      let high = 0;
-      let i = start;
-      for (; i < last; i++) {
-        const b = bytes[i]!;
-        if (b === 0) break;
-        high |= b;
-      }
-      if (i === last && high < 0x80) {
-        this.pos = this.end;
-        return shortAsciiText(bytes, start, last - start);
-      }
-    }
-    return this.lastCstringAnyhow();
-  }
-
-  private lastCstringAnyhow(): string {
-    const bytes = this.bytes;
-    const start = this.pos;
-    const last = this.end - 1;
-    if (last - start > shortTextLength && bytes[last] === 0) {
-      // Decode natively, then look for an early NUL in the result: cheaper than a byte scan.
-      const text = utf8Text(bytes, start, last);
-      if (!text.includes('\0')) {
-        this.pos = this.end;
-        return text;
-      }
-    }
-    // Non-ASCII, or not one String filling the rest of the frame (the general path finds
-    // the error).
-    const text = this.cstring();
-    this.finish();
-    return text;
-  }
-
-  /**
-   * Reads a String like `cstring`, but returns the previous string when the bytes are the
-   * same: for fields that repeat from message to message, such as a notification's channel.
-   */
-  repeatedCstring(): string {
-    const bytes = this.bytes;
-    const start = this.pos;
-    const cache = this.cachedBytes;
-    const n = this.cachedLength;
-    if (start + n < this.end && bytes[start + n] === 0) {
-      let i = 0;
-      while (i < n && bytes[start + i] === cache[i]) i++;
-      if (i === n) {
-        this.pos = start + n + 1;
-        return this.cachedText;
-      }
-    }
-    return this.cacheCstring();
-  }
-
-  /** Reads a String and remembers it for repeatedCstring. */
-  private cacheCstring(): string {
-    const bytes = this.bytes;
-    const start = this.pos;
-    const cache = this.cachedBytes;
-    const text = this.cstring();
-    const length = this.pos - 1 - start;
-    if (length <= cache.length) {
-      for (let i = 0; i < length; i++) cache[i] = bytes[start + i]!;
-      this.cachedLength = length;
-      this.cachedText = text;
-    }
-    return text;
-  }
-
   /** Reads `n` bytes as an owned array (a copy, or a view of the frame's private copy). */
   bytesOf(n: number): Uint8Array {
     if (n < 0) this.fail(`negative length ${n}`, this.pos - 4);
@@ -290,6 +206,20 @@ export class Frame {
   }
 }
 
+/**
+ * Decodes the body of one message type straight from the bytes it lies in, without a Frame:
+ * a decoder's hot path, through FrameBuffer.nextWith.
+ */
+export interface BodyReader<T> {
+  /**
+   * Decodes the body at `bytes[start, end)` (`view` covers the same bytes at the same
+   * offsets) into owned values, or returns null to leave the body to the Frame path: a body
+   * the reader does not handle, or a malformed one, whose error the Frame path reports. Must
+   * not throw, and must not read outside the body.
+   */
+  read(bytes: Uint8Array, view: DataView, start: number, end: number): T | null;
+}
+
 /** Options shared by the decoders. */
 export interface DecoderOptions {
   /**
@@ -322,6 +252,8 @@ export const defaultMaxMessageSize = 256 * 1024 * 1024;
  */
 export class FrameBuffer {
   private chunk: Uint8Array = EMPTY;
+  /** A view of `chunk`, for reading Int32s in one call. */
+  private view = viewOf(EMPTY);
   private pos = 0;
   /** Stream offset of chunk[0]. */
   private chunkBase = 0;
@@ -428,6 +360,7 @@ export class FrameBuffer {
     if (this.pos === this.chunk.length && this.head === this.queue.length) {
       this.chunkBase += this.chunk.length;
       this.chunk = chunk;
+      this.view = viewOf(chunk);
       this.pos = 0;
     } else {
       this.queue.push(chunk);
@@ -446,11 +379,7 @@ export class FrameBuffer {
     const pos = this.pos;
     if (typed && pos + 5 <= chunk.length && this.failure === null) {
       const type = chunk[pos]!;
-      const length =
-        (chunk[pos + 1]! << 24) |
-        (chunk[pos + 2]! << 16) |
-        (chunk[pos + 3]! << 8) |
-        chunk[pos + 4]!;
+      const length = this.view.getInt32(pos + 1);
       const end = pos + 1 + length;
       if (
         end <= chunk.length &&
@@ -464,6 +393,26 @@ export class FrameBuffer {
       }
     }
     return this.nextAnyhow(typed);
+  }
+
+  /**
+   * A decoder's hot path for one message type: when the next frame has type `type` (one the
+   * buffer knows), a valid header and lies whole in the current chunk, its body is handed to
+   * `reader` where it lies. If the reader returns a value, the frame is consumed and the value
+   * returned. Otherwise, and for any other frame, returns null and consumes nothing: read on
+   * with `next`, which returns that frame or throws its error. Never blocks.
+   */
+  nextWith<T>(type: number, reader: BodyReader<T>): T | null {
+    const chunk = this.chunk;
+    const pos = this.pos;
+    if (pos + 5 > chunk.length || chunk[pos] !== type || this.failure !== null) return null;
+    const length = this.view.getInt32(pos + 1);
+    const end = pos + 1 + length;
+    if (end > chunk.length || length < 4 || length > this.maxMessageSize) return null;
+    if (this.known[type] === 0) return null;
+    const value = reader.read(chunk, this.view, pos + 5, end);
+    if (value !== null) this.pos = end;
+    return value;
   }
 
   /** The general path of `next`: header checks, frames across chunks, untyped packets. */
@@ -516,6 +465,7 @@ export class FrameBuffer {
     if (this.head === this.queue.length) return false;
     this.chunkBase += this.chunk.length;
     this.chunk = this.queue[this.head]!;
+    this.view = viewOf(this.chunk);
     this.queued -= this.chunk.length;
     this.pos = 0;
     if (this.head + 1 === this.queue.length) {
@@ -570,6 +520,10 @@ export class FrameBuffer {
     this.failure = error;
     throw error;
   }
+}
+
+function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function hex(byte: number): string {

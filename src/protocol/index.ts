@@ -69,7 +69,13 @@ export {
 } from './codes.js';
 export { PgClientError, ProtocolError } from './errors.js';
 export { type NoticeFieldName, type NoticeFields, noticeFieldCodes } from './fields.js';
-export { type DecoderOptions, defaultMaxMessageSize, Frame, FrameBuffer } from './frame.js';
+export {
+  type BodyReader,
+  type DecoderOptions,
+  defaultMaxMessageSize,
+  Frame,
+  FrameBuffer,
+} from './frame.js';
 export { type CopyFail, writeCopyFail } from './frontend/copy-fail.js';
 export { FrontendDecoder } from './frontend/decoder.js';
 export {

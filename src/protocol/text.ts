@@ -37,8 +37,9 @@ export function asciiText(bytes: Uint8Array, start: number, end: number): string
 }
 
 /**
- * Builds a string from `n` (0..8) bytes below 0x80 at `at`. Each byte is read once, which
- * keeps the bytecode small enough for the decoders' hot paths to inline it.
+ * Builds a string from `n` (0..8) bytes below 0x80 at `at`. Each byte is read once. Up to 6
+ * bytes are handled here, in bytecode small enough for the decoders' hot paths to inline it
+ * whole; 7 and 8 bytes take one more call.
  */
 export function shortAsciiText(b: Uint8Array, at: number, n: number): string {
   const c = String.fromCharCode;
@@ -55,9 +56,19 @@ export function shortAsciiText(b: Uint8Array, at: number, n: number): string {
   if (n === 5) return c(b0, b1, b2, b3, b4);
   const b5 = b[at + 5]!;
   if (n === 6) return c(b0, b1, b2, b3, b4, b5);
+  return sevenOrEightAsciiText(b, at, n);
+}
+
+function sevenOrEightAsciiText(b: Uint8Array, at: number, n: number): string {
+  const c = String.fromCharCode;
+  const b0 = b[at]!;
+  const b1 = b[at + 1]!;
+  const b2 = b[at + 2]!;
+  const b3 = b[at + 3]!;
+  const b4 = b[at + 4]!;
+  const b5 = b[at + 5]!;
   const b6 = b[at + 6]!;
-  if (n === 7) return c(b0, b1, b2, b3, b4, b5, b6);
-  return c(b0, b1, b2, b3, b4, b5, b6, b[at + 7]!);
+  return n === 7 ? c(b0, b1, b2, b3, b4, b5, b6) : c(b0, b1, b2, b3, b4, b5, b6, b[at + 7]!);
 }
 
 /** Decodes `bytes[start, end)` as UTF-8; invalid sequences become U+FFFD, as TextDecoder does. */

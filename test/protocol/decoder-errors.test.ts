@@ -117,6 +117,15 @@ describe('Decoder body errors', () => {
       match: /NotificationResponse: 21 bytes left over/,
     },
     {
+      name: 'a NUL inside a short payload on a repeated channel',
+      bytes: concat(
+        frame('A', i32(1), str('c'), str('ok')),
+        frame('A', i32(1), str('c'), str('ab'), str('z')),
+      ),
+      offset: 28,
+      match: /NotificationResponse: 2 bytes left over/,
+    },
+    {
       name: 'bytes left over after ReadyForQuery',
       bytes: frame('Z', byte('I'), byte('I')),
       offset: 6,

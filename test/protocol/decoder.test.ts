@@ -1,12 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import {
   type BackendMessage,
+  type BodyReader,
+  backendMessageCodes,
   Decoder,
+  FrameBuffer,
   Writer,
   writeBackendMessage,
 } from '../../src/protocol/index.js';
 import { backendFixtures } from './backend-fixtures.js';
-import { concat, decodeChunks, frame, i32, prng, protocolError, splits, str } from './support.js';
+import {
+  byte,
+  concat,
+  decodeChunks,
+  frame,
+  i32,
+  prng,
+  protocolError,
+  splits,
+  str,
+} from './support.js';
 
 function decodeAll(chunks: Iterable<Uint8Array>): BackendMessage[] {
   const decoder = new Decoder();
@@ -156,6 +169,26 @@ describe('Decoder streams', () => {
     expect(decoded.map((m) => (m.type === 'NotificationResponse' ? m.channel : ''))).toEqual(
       payloads,
     );
+  });
+
+  it('decodes notifications alike in place and when assembled across chunks', () => {
+    // Channels that share prefixes with the remembered one, one longer than its first
+    // buffer, and payloads on both sides of the short-text limit, ASCII or not.
+    const channels = ['bench', 'benc', 'benchX', 'bench', 'c'.repeat(300), 'c'.repeat(299)];
+    channels.push('c'.repeat(300), '', 'é', 'bench');
+    const payloads = ['', 'x', '12345678', '123456789', 'é', 'a\u0080', 'y'.repeat(100)];
+    payloads.push('\u{1F600}', 'ab', 'z');
+    const messages: BackendMessage[] = channels.map((channel, i) => ({
+      type: 'NotificationResponse',
+      processId: i - 2,
+      channel,
+      payload: payloads[i]!,
+    }));
+    const w = new Writer();
+    for (const m of messages) writeBackendMessage(w, m);
+    for (const { how, chunks } of splits(w.toBytes())) {
+      expect(decodeAll(chunks), how).toEqual(messages);
+    }
   });
 
   it('replaces invalid UTF-8 with U+FFFD rather than failing', () => {
@@ -362,5 +395,56 @@ describe('Decoder.notificationsAhead and nextNotification', () => {
     expect(error.message).toMatch(/NotificationResponse: string without its NUL terminator/);
     expect(decoder.notificationsAhead()).toBe(0);
     expect(protocolError(() => decoder.next())).toBe(error);
+  });
+});
+
+describe('FrameBuffer.nextWith', () => {
+  const A = backendMessageCodes.NotificationResponse;
+  /** Reads a body as its bytes, or declines (null) when `decline` is set. */
+  function bodyReader(): BodyReader<number[]> & { decline: boolean; calls: number } {
+    return {
+      decline: false,
+      calls: 0,
+      read(bytes, view, start, end) {
+        this.calls++;
+        expect(view.getUint8(start)).toBe(bytes[start]);
+        return this.decline ? null : [...bytes.subarray(start, end)];
+      },
+    };
+  }
+
+  it('hands over a whole frame of its type in place and consumes it', () => {
+    const frames = new FrameBuffer(backendMessageCodes, 'message');
+    const reader = bodyReader();
+    frames.push(concat(frame('Z', byte('I')), frame('A', i32(7), str('c'), str('p'))));
+    expect(frames.nextWith(A, reader)).toBeNull();
+    expect(reader.calls).toBe(0);
+    expect(frames.next(true)?.type).toBe('Z'.charCodeAt(0));
+    expect(frames.nextWith(A, reader)).toEqual([0, 0, 0, 7, 0x63, 0, 0x70, 0]);
+    expect(frames.bufferedBytes).toBe(0);
+  });
+
+  it('consumes nothing when the reader declines, so next() reads the frame', () => {
+    const frames = new FrameBuffer(backendMessageCodes, 'message');
+    const reader = bodyReader();
+    reader.decline = true;
+    frames.push(frame('A', i32(7), str('c'), str('p')));
+    expect(frames.nextWith(A, reader)).toBeNull();
+    expect(reader.calls).toBe(1);
+    expect(frames.next(true)?.remaining).toBe(8);
+  });
+
+  it('leaves a frame across chunks, or after a failure, to next()', () => {
+    const frames = new FrameBuffer(backendMessageCodes, 'message');
+    const reader = bodyReader();
+    const bytes = frame('A', i32(7), str('c'), str('p'));
+    frames.push(bytes.subarray(0, 6));
+    frames.push(bytes.subarray(6));
+    expect(frames.nextWith(A, reader)).toBeNull();
+    expect(frames.next(true)?.remaining).toBe(8);
+    frames.push(Uint8Array.of(0x41, 0, 0, 0, 3));
+    protocolError(() => frames.next(true));
+    expect(frames.nextWith(A, reader)).toBeNull();
+    expect(reader.calls).toBe(0);
   });
 });

@@ -9,7 +9,11 @@ import {
   decodeNotificationFields,
   decodeNotificationResponse,
   type NotificationFields,
+  NotificationReader,
+  type NotificationResponse,
 } from './notification-response.js';
+
+const notificationCode = backendMessageCodes.NotificationResponse;
 
 /**
  * Turns the bytes a server sends (after the SSLRequest/GSSENCRequest answer, if any) into
@@ -33,6 +37,9 @@ import {
  */
 export class Decoder {
   private readonly frames: FrameBuffer;
+  /** The hot path for notifications, for `next` (tagged) and for the other readers. */
+  private readonly tagged: NotificationReader<NotificationResponse> = NotificationReader.tagged();
+  private readonly untagged: NotificationReader<NotificationFields> = NotificationReader.untagged();
   /** Read position that `ahead` counts from; anything but nextNotification moves it. */
   private aheadAt = -1;
   /** Whole NotificationResponse frames counted from aheadAt, and where the count stopped. */
@@ -50,10 +57,14 @@ export class Decoder {
 
   /** The next whole message, or null when more bytes are needed. Throws ProtocolError. */
   next(): BackendMessage | null {
+    return this.frames.nextWith(notificationCode, this.tagged) ?? this.nextThroughFrame();
+  }
+
+  /** `next` for everything but a notification that lies whole in the current chunk. */
+  private nextThroughFrame(): BackendMessage | null {
     const frame = this.frames.next(true);
     if (frame === null) return null;
-    // The hot path gets its own call site, so it is not hidden behind the big dispatch.
-    return frame.type === backendMessageCodes.NotificationResponse
+    return frame.type === notificationCode
       ? decodeNotificationResponse(frame)
       : decodeOtherBackendMessage(frame);
   }
@@ -68,11 +79,14 @@ export class Decoder {
     onNotification: (notification: NotificationFields) => void,
   ): OtherBackendMessage | null {
     for (;;) {
+      const notification = this.frames.nextWith(notificationCode, this.untagged);
+      if (notification !== null) {
+        onNotification(notification);
+        continue;
+      }
       const frame = this.frames.next(true);
       if (frame === null) return null;
-      if (frame.type !== backendMessageCodes.NotificationResponse) {
-        return decodeOtherBackendMessage(frame);
-      }
+      if (frame.type !== notificationCode) return decodeOtherBackendMessage(frame);
       onNotification(decodeNotificationFields(frame));
     }
   }
@@ -90,7 +104,7 @@ export class Decoder {
       this.aheadEnd = at;
       this.ahead = 0;
     }
-    this.ahead += this.frames.scan(backendMessageCodes.NotificationResponse, this.aheadEnd);
+    this.ahead += this.frames.scan(notificationCode, this.aheadEnd);
     this.aheadEnd = this.frames.scanEnd;
     return this.ahead;
   }
@@ -114,9 +128,10 @@ export class Decoder {
       if (this.notificationsAhead() === 0) return null;
     }
     // A counted frame is whole and has a valid header, so next() returns it.
-    const frame = this.frames.next(true)!;
+    const notification =
+      this.frames.nextWith(notificationCode, this.untagged) ??
+      decodeNotificationFields(this.frames.next(true)!);
     this.ahead--;
-    const notification = decodeNotificationFields(frame);
     this.aheadAt = this.frames.offset;
     return notification;
   }

@@ -1,5 +1,6 @@
 import { backendMessageCodes } from '../codes.js';
-import type { Frame } from '../frame.js';
+import type { BodyReader, Frame } from '../frame.js';
+import { shortAsciiText, shortTextLength, utf8Text } from '../text.js';
 import type { Writer } from '../writer.js';
 
 /**
@@ -24,24 +25,116 @@ export interface NotificationResponse extends NotificationFields {
   type: 'NotificationResponse';
 }
 
-/** Decodes a NotificationResponse body into owned strings. */
+/**
+ * Decodes a NotificationResponse body into owned strings through the Frame cursor: the
+ * general path, which reports every malformation (the decoders' hot path is
+ * NotificationReader).
+ */
 export function decodeNotificationResponse(f: Frame): NotificationResponse {
   const processId = f.int32();
-  const channel = f.repeatedCstring();
-  const payload = f.lastCstring();
+  const channel = f.cstring();
+  const payload = f.cstring();
   // One object literal site keeps every NotificationResponse on the same hidden class.
-  return { type: 'NotificationResponse', processId, channel, payload };
+  return f.finishWith({ type: 'NotificationResponse', processId, channel, payload });
 }
 
 /**
- * Decodes a NotificationResponse body into owned strings, without the `type` tag: for a
- * consumer that queues notifications as they are, with no second object per notification.
+ * Like decodeNotificationResponse, without the `type` tag: for a consumer that queues
+ * notifications as they are, with no second object per notification.
  */
 export function decodeNotificationFields(f: Frame): NotificationFields {
   const processId = f.int32();
-  const channel = f.repeatedCstring();
-  const payload = f.lastCstring();
-  return { channel, payload, processId };
+  const channel = f.cstring();
+  const payload = f.cstring();
+  return f.finishWith({ channel, payload, processId });
+}
+
+/**
+ * Decodes `bytes[start, last)` as UTF-8, natively, then looks for a NUL in the result (cheaper
+ * than a byte scan first); null when there is one.
+ */
+function lastText(bytes: Uint8Array, start: number, last: number): string | null {
+  const text = utf8Text(bytes, start, last);
+  return text.includes('\0') ? null : text;
+}
+
+/**
+ * Decodes NotificationResponse bodies where they lie in a pushed chunk (a BodyReader for
+ * FrameBuffer.nextWith): the decoders' hot path. It remembers the last channel name, so a
+ * channel that repeats from message to message costs a byte comparison instead of a new
+ * string; short ASCII payloads are built in JS, longer ones decoded natively and then checked
+ * for an early NUL. A malformed body gives null, and the Frame path reports it. Create one
+ * with `tagged()` (NotificationResponse messages) or `untagged()` (NotificationFields).
+ */
+export class NotificationReader<T extends NotificationFields> implements BodyReader<T> {
+  /** The last channel name's bytes (room for the server's 63, grown for longer ones). */
+  private channelBytes = new Uint8Array(64);
+  private channelLength = 0;
+  private channelText = '';
+
+  private constructor(private readonly withTag: boolean) {}
+
+  /** A reader whose values are NotificationResponse messages. */
+  static tagged(): NotificationReader<NotificationResponse> {
+    return new NotificationReader<NotificationResponse>(true);
+  }
+
+  /** A reader whose values are NotificationFields, without the `type` tag. */
+  static untagged(): NotificationReader<NotificationFields> {
+    return new NotificationReader<NotificationFields>(false);
+  }
+
+  /** See BodyReader.read. */
+  read(bytes: Uint8Array, view: DataView, start: number, end: number): T | null {
+    // processId, then two Strings, the second ending at the body's last byte.
+    const last = end - 1;
+    if (last - start < 5 || bytes[last] !== 0) return null;
+    const processId = view.getInt32(start);
+    const channelAt = start + 4;
+    const n = this.channelLength;
+    let same = -1;
+    if (channelAt + n < last && bytes[channelAt + n] === 0) {
+      const remembered = this.channelBytes;
+      same = 0;
+      while (same < n && bytes[channelAt + same] === remembered[same]) same++;
+    }
+    const at = same === n ? channelAt + n + 1 : this.readChannel(bytes, channelAt, last);
+    if (at < 0) return null;
+    const channel = this.channelText;
+    // A byte is ASCII and not NUL exactly when b | (b - 1) has bit 7 clear.
+    let bits = 0x80;
+    if (last - at <= shortTextLength) {
+      bits = 0;
+      for (let i = at; i < last; i++) {
+        const b = bytes[i]!;
+        bits |= b | (b - 1);
+      }
+    }
+    const payload =
+      (bits & 0x80) === 0 ? shortAsciiText(bytes, at, last - at) : lastText(bytes, at, last);
+    if (payload === null) return null;
+    return (
+      this.withTag
+        ? { type: 'NotificationResponse', processId, channel, payload }
+        : { channel, payload, processId }
+    ) as T;
+  }
+
+  /**
+   * Decodes and remembers the channel name at `at`, which must end before `last`; returns
+   * where the payload starts, or -1 for a malformed body.
+   */
+  private readChannel(bytes: Uint8Array, at: number, last: number): number {
+    let nul = at;
+    while (nul < last && bytes[nul] !== 0) nul++;
+    if (nul === last) return -1;
+    const length = nul - at;
+    if (length > this.channelBytes.length) this.channelBytes = new Uint8Array(length);
+    this.channelBytes.set(bytes.subarray(at, nul));
+    this.channelLength = length;
+    this.channelText = utf8Text(bytes, at, nul);
+    return nul + 1;
+  }
 }
 
 /** Writes a NotificationResponse message. */

@@ -88,6 +88,17 @@ export class Frame {
     if (this.end - this.pos < n) this.fail(`body too short for ${what}`);
   }
 
+  /**
+   * Hands the unread rest of the body to `reader` (see BodyReader); if it returns a value,
+   * the body counts as read to its end and the value is returned. Otherwise returns null and
+   * reads nothing, so the other methods can read the body (and report what is wrong with it).
+   */
+  readWith<T>(reader: BodyReader<T>): T | null {
+    const value = reader.read(this.bytes, this.pos, this.end);
+    if (value !== null) this.pos = this.end;
+    return value;
+  }
+
   /** Reads a Byte1 / unsigned Int8. */
   uint8(): number {
     this.need(1, 'a byte');
@@ -207,17 +218,17 @@ export class Frame {
 }
 
 /**
- * Decodes the body of one message type straight from the bytes it lies in, without a Frame:
- * a decoder's hot path, through FrameBuffer.nextWith.
+ * Decodes the body of one message type straight from the bytes it lies in, in one call
+ * instead of field by field: a decoder's hot path, through FrameBuffer.nextWith or
+ * Frame.readWith.
  */
 export interface BodyReader<T> {
   /**
-   * Decodes the body at `bytes[start, end)` (`view` covers the same bytes at the same
-   * offsets) into owned values, or returns null to leave the body to the Frame path: a body
-   * the reader does not handle, or a malformed one, whose error the Frame path reports. Must
-   * not throw, and must not read outside the body.
+   * Decodes the body at `bytes[start, end)` into owned values, or returns null to leave the
+   * body to the Frame's reading methods: a body the reader does not handle, or a malformed
+   * one, whose error they report. Must not throw, and must not read outside the body.
    */
-  read(bytes: Uint8Array, view: DataView, start: number, end: number): T | null;
+  read(bytes: Uint8Array, start: number, end: number): T | null;
 }
 
 /** Options shared by the decoders. */
@@ -410,7 +421,7 @@ export class FrameBuffer {
     const end = pos + 1 + length;
     if (end > chunk.length || length < 4 || length > this.maxMessageSize) return null;
     if (this.known[type] === 0) return null;
-    const value = reader.read(chunk, this.view, pos + 5, end);
+    const value = reader.read(chunk, pos + 5, end);
     if (value !== null) this.pos = end;
     return value;
   }

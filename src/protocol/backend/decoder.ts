@@ -60,12 +60,12 @@ export class Decoder {
     return this.frames.nextWith(notificationCode, this.tagged) ?? this.nextThroughFrame();
   }
 
-  /** `next` for everything but a notification that lies whole in the current chunk. */
+  /** `next` for everything but a well-formed notification whole in the current chunk. */
   private nextThroughFrame(): BackendMessage | null {
     const frame = this.frames.next(true);
     if (frame === null) return null;
     return frame.type === notificationCode
-      ? decodeNotificationResponse(frame)
+      ? (frame.readWith(this.tagged) ?? decodeNotificationResponse(frame))
       : decodeOtherBackendMessage(frame);
   }
 
@@ -87,7 +87,7 @@ export class Decoder {
       const frame = this.frames.next(true);
       if (frame === null) return null;
       if (frame.type !== notificationCode) return decodeOtherBackendMessage(frame);
-      onNotification(decodeNotificationFields(frame));
+      onNotification(frame.readWith(this.untagged) ?? decodeNotificationFields(frame));
     }
   }
 
@@ -128,9 +128,11 @@ export class Decoder {
       if (this.notificationsAhead() === 0) return null;
     }
     // A counted frame is whole and has a valid header, so next() returns it.
-    const notification =
-      this.frames.nextWith(notificationCode, this.untagged) ??
-      decodeNotificationFields(this.frames.next(true)!);
+    let notification = this.frames.nextWith(notificationCode, this.untagged);
+    if (notification === null) {
+      const frame = this.frames.next(true)!;
+      notification = frame.readWith(this.untagged) ?? decodeNotificationFields(frame);
+    }
     this.ahead--;
     this.aheadAt = this.frames.offset;
     return notification;

@@ -26,9 +26,8 @@ export interface NotificationResponse extends NotificationFields {
 }
 
 /**
- * Decodes a NotificationResponse body into owned strings through the Frame cursor: the
- * general path, which reports every malformation (the decoders' hot path is
- * NotificationReader).
+ * Decodes a NotificationResponse body into owned strings field by field, reporting every
+ * malformation (the decoders read well-formed bodies with NotificationReader first).
  */
 export function decodeNotificationResponse(f: Frame): NotificationResponse {
   const processId = f.int32();
@@ -59,8 +58,8 @@ function lastText(bytes: Uint8Array, start: number, last: number): string | null
 }
 
 /**
- * Decodes NotificationResponse bodies where they lie in a pushed chunk (a BodyReader for
- * FrameBuffer.nextWith): the decoders' hot path. It remembers the last channel name, so a
+ * Decodes NotificationResponse bodies where they lie (a BodyReader for FrameBuffer.nextWith
+ * and Frame.readWith): the decoders' hot path. It remembers the last channel name, so a
  * channel that repeats from message to message costs a byte comparison instead of a new
  * string; short ASCII payloads are built in JS, longer ones decoded natively and then checked
  * for an early NUL. A malformed body gives null, and the Frame path reports it. Create one
@@ -85,11 +84,15 @@ export class NotificationReader<T extends NotificationFields> implements BodyRea
   }
 
   /** See BodyReader.read. */
-  read(bytes: Uint8Array, view: DataView, start: number, end: number): T | null {
+  read(bytes: Uint8Array, start: number, end: number): T | null {
     // processId, then two Strings, the second ending at the body's last byte.
     const last = end - 1;
     if (last - start < 5 || bytes[last] !== 0) return null;
-    const processId = view.getInt32(start);
+    const processId =
+      (bytes[start]! << 24) |
+      (bytes[start + 1]! << 16) |
+      (bytes[start + 2]! << 8) |
+      bytes[start + 3]!;
     const channelAt = start + 4;
     const n = this.channelLength;
     let same = -1;

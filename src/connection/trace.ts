@@ -16,6 +16,8 @@
  * prints as `'********'` (see `traceMask`). Every other field, lengths included, is what
  * went over the wire.
  */
+
+import { int32At } from '../protocol/frame.js';
 import {
   authenticationCodes,
   type BackendMessage,
@@ -87,7 +89,7 @@ class ProtocolTracer implements Tracer {
       const typed = bytes[pos] !== 0;
       const header = typed ? 5 : 4;
       if (bytes.length - pos < header) break;
-      const length = readInt32(bytes, pos + header - 4);
+      const length = int32At(bytes, pos + header - 4);
       const size = header - 4 + Math.max(length, 4);
       if (bytes.length - pos < size) break;
       const message = bytes.subarray(pos, pos + size);
@@ -139,7 +141,7 @@ class ProtocolTracer implements Tracer {
   /** libpq's pqTraceOutputMessage: one typed message, type byte first. */
   private typed(message: Uint8Array, toServer: boolean): void {
     const c = new Cursor(message, 5);
-    const length = readInt32(message, 1);
+    const length = int32At(message, 1);
     const id = message[0]!;
     c.text(`${this.prefix()}${toServer ? 'F' : 'B'}\t${length}\t`);
     switch (String.fromCharCode(id)) {
@@ -343,14 +345,14 @@ class ProtocolTracer implements Tracer {
   /** libpq's pqTraceOutputNoTypeByteMessage: a startup-phase packet (length first). */
   private untyped(message: Uint8Array): void {
     const c = new Cursor(message, 4);
-    const length = readInt32(message, 0);
+    const length = int32At(message, 0);
     c.text(`${this.prefix()}F\t${length}\t`);
     if (length < 8) {
       c.text('Unknown message');
       this.write(c.output());
       return;
     }
-    const code = readInt32(message, 4);
+    const code = int32At(message, 4);
     if (code === requestCodes.CancelRequest && length >= 16) {
       c.text('CancelRequest\t');
       c.int16();
@@ -463,7 +465,7 @@ class Cursor {
   }
 
   readInt32(): number {
-    const value = this.pos + 4 <= this.bytes.length ? readInt32(this.bytes, this.pos) : 0;
+    const value = this.pos + 4 <= this.bytes.length ? int32At(this.bytes, this.pos) : 0;
     this.pos += 4;
     return value;
   }
@@ -573,10 +575,6 @@ function isPrint(b: number): boolean {
 
 function hex(b: number): string {
   return b.toString(16).padStart(2, '0');
-}
-
-function readInt32(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

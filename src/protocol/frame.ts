@@ -3,6 +3,11 @@ import { asciiText, utf8Text } from './text.js';
 
 const EMPTY = new Uint8Array(0);
 
+/** The signed big-endian Int32 at `bytes[at, at + 4)`, which the caller knows are there. */
+export function int32At(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
+}
+
 /**
  * A byte cursor limited to one message body (protocol-overview.html, "Messaging Overview").
  * Every read checks the end of the frame, so a message can never read into the next one; a
@@ -122,10 +127,9 @@ export class Frame {
   /** Reads a signed big-endian Int32. */
   int32(): number {
     this.need(4, 'an Int32');
-    const b = this.bytes;
     const p = this.pos;
     this.pos = p + 4;
-    return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!;
+    return int32At(this.bytes, p);
   }
 
   /** Reads a big-endian Int32 as unsigned (OIDs). */
@@ -343,7 +347,7 @@ export class FrameBuffer {
       const i = at - chunkStart;
       const length =
         i + 5 <= chunk.length
-          ? (chunk[i + 1]! << 24) | (chunk[i + 2]! << 16) | (chunk[i + 3]! << 8) | chunk[i + 4]!
+          ? int32At(chunk, i + 1)
           : (this.byteAt(at + 1) << 24) |
             (this.byteAt(at + 2) << 16) |
             (this.byteAt(at + 3) << 8) |
@@ -444,11 +448,7 @@ export class FrameBuffer {
       lengthAt = pos + 1;
     }
     if (lengthAt + 4 <= chunk.length) {
-      const length =
-        (chunk[lengthAt]! << 24) |
-        (chunk[lengthAt + 1]! << 16) |
-        (chunk[lengthAt + 2]! << 8) |
-        chunk[lengthAt + 3]!;
+      const length = int32At(chunk, lengthAt);
       if (length < 4 || length > this.maxMessageSize) this.badLength(length, lengthAt);
       const end = lengthAt + length;
       if (end <= chunk.length) {

@@ -1,5 +1,5 @@
 import { backendMessageCodes } from '../codes.js';
-import type { BodyReader, Frame } from '../frame.js';
+import { type BodyReader, type Frame, int32At } from '../frame.js';
 import { shortAsciiText, shortTextLength, utf8Text } from '../text.js';
 import type { Writer } from '../writer.js';
 
@@ -88,11 +88,7 @@ export class NotificationReader<T extends NotificationFields> implements BodyRea
     // processId, then two Strings, the second ending at the body's last byte.
     const last = end - 1;
     if (last - start < 5 || bytes[last] !== 0) return null;
-    const processId =
-      (bytes[start]! << 24) |
-      (bytes[start + 1]! << 16) |
-      (bytes[start + 2]! << 8) |
-      bytes[start + 3]!;
+    const processId = int32At(bytes, start);
     const channelAt = start + 4;
     const n = this.channelLength;
     let same = -1;

@@ -251,6 +251,9 @@ export interface DecoderOptions {
  */
 export const defaultMaxMessageSize = 256 * 1024 * 1024;
 
+/** The smallest buffer pushCopy allocates: room for a few socket reads. */
+const minStoreSize = 256 * 1024;
+
 /**
  * Splits a byte stream into frames: `type(1) length(4) body` for typed messages, or
  * `length(4) body` for startup-phase packets. Keeps a list of the pushed chunks and copies
@@ -267,12 +270,14 @@ export const defaultMaxMessageSize = 256 * 1024 * 1024;
  */
 export class FrameBuffer {
   private chunk: Uint8Array = EMPTY;
-  /** A view of `chunk`, for reading Int32s in one call. */
+  /** A DataView over `chunk` (or over the store `chunk` starts), for reading Int32s in one call. */
   private view = viewOf(EMPTY);
   private pos = 0;
   /** Stream offset of chunk[0]. */
   private chunkBase = 0;
   private queue: Uint8Array[] = [];
+  /** pushCopy's buffer; `chunk` is a view of its start while the copies are read. */
+  private store: Uint8Array = EMPTY;
   private head = 0;
   /** Bytes in the queued chunks (not counting the current one). */
   private queued = 0;
@@ -381,6 +386,47 @@ export class FrameBuffer {
       this.queue.push(chunk);
       this.queued += chunk.length;
     }
+  }
+
+  /**
+   * Adds a copy of `bytes`, which the caller may reuse as soon as this returns (a socket's
+   * one read buffer). The copies go into one buffer of the FrameBuffer's own: appended after
+   * the bytes not yet consumed, which are first moved to its start when the rest does not
+   * fit. It is replaced by one twice the size of what is live (at least 256 KiB) when that does
+   * not fit in half of it, or when it is four times larger than needed (after one huge
+   * message). So a stream of reads costs no allocation once that buffer is large enough. Read
+   * a Frame from `next` before adding more.
+   */
+  pushCopy(bytes: Uint8Array): void {
+    const n = bytes.length;
+    if (n === 0 || this.failure !== null) return;
+    if (this.head !== this.queue.length) {
+      this.push(new Uint8Array(bytes));
+      return;
+    }
+    const chunk = this.chunk;
+    let store = this.store;
+    if (chunk.buffer === store.buffer && store.length - chunk.length >= n) {
+      store.set(bytes, chunk.length);
+      this.chunk = store.subarray(0, chunk.length + n);
+      return;
+    }
+    const live = chunk.length - this.pos;
+    const size = Math.max(2 * (live + n), minStoreSize);
+    if (size > store.length || store.length >= 4 * size) {
+      store = new Uint8Array(size);
+      store.set(chunk.subarray(this.pos), 0);
+      this.store = store;
+    } else if (chunk.buffer === store.buffer) {
+      store.copyWithin(0, this.pos, chunk.length);
+    } else {
+      store.set(chunk.subarray(this.pos), 0);
+    }
+    store.set(bytes, live);
+    this.chunkBase += this.pos;
+    this.pos = 0;
+    this.chunk = store.subarray(0, live + n);
+    this.view = viewOf(store);
   }
 
   /**

@@ -461,3 +461,115 @@ describe('FrameBuffer.nextWith', () => {
     expect(reader.calls).toBe(0);
   });
 });
+
+describe('Decoder.pushCopy', () => {
+  /** Copies each chunk in through one scratch buffer that is scribbled over after each call. */
+  function pushThroughScratch(decoder: Decoder, chunk: Uint8Array, scratch: Uint8Array): void {
+    scratch.set(chunk);
+    decoder.pushCopy(scratch.subarray(0, chunk.length));
+    scratch.fill(0x5a);
+  }
+
+  function notificationStream(count: number, payloadSize: (i: number) => number): Uint8Array {
+    const w = new Writer();
+    for (let i = 0; i < count; i++) {
+      writeBackendMessage(w, {
+        type: 'NotificationResponse',
+        processId: i,
+        channel: i % 7 === 0 ? 'other' : 'bench',
+        payload: `${i}:`.padEnd(payloadSize(i), 'p'),
+      });
+    }
+    return w.toBytes();
+  }
+
+  it('decodes a mixed stream cut at every offset from a reused buffer', () => {
+    const scratch = new Uint8Array(mixedStream.length);
+    for (const { how, chunks } of splits(mixedStream)) {
+      const decoder = new Decoder();
+      const messages: BackendMessage[] = [];
+      for (const chunk of chunks) {
+        pushThroughScratch(decoder, chunk, scratch);
+        for (let m = decoder.next(); m !== null; m = decoder.next()) messages.push(m);
+      }
+      expect(messages, how).toEqual(mixedMessages);
+      expect(decoder.bufferedBytes, how).toBe(0);
+    }
+  });
+
+  it('keeps unread bytes whole while it compacts and grows, and hands them out in order', () => {
+    // 64 KiB reads, drained only after every third one, with a frame far larger than the
+    // first buffer in the middle: the buffer compacts, grows and shrinks back.
+    const before = notificationStream(3000, (i) => 20 + (i % 300));
+    const huge = frame('A', i32(1), str('bench'), str('h'.repeat(700_000)));
+    const after = notificationStream(3000, (i) => 1 + (i % 50));
+    const stream = concat(before, huge, after);
+    const scratch = new Uint8Array(64 * 1024);
+    const decoder = new Decoder();
+    const messages: BackendMessage[] = [];
+    let reads = 0;
+    for (let at = 0; at < stream.length; at += scratch.length) {
+      pushThroughScratch(decoder, stream.subarray(at, at + scratch.length), scratch);
+      if (++reads % 3 === 0) {
+        for (let m = decoder.next(); m !== null; m = decoder.next()) messages.push(m);
+      }
+    }
+    for (let m = decoder.next(); m !== null; m = decoder.next()) messages.push(m);
+    expect(decoder.bufferedBytes).toBe(0);
+    expect(messages).toEqual(decodeAll([stream]));
+    expect(messages).toHaveLength(6001);
+  });
+
+  it('counts notifications ahead across a compaction, then hands them out', () => {
+    const stream = notificationStream(4000, (i) => 30 + (i % 200));
+    const expected = decodeAll([stream]).map(untagged);
+    const scratch = new Uint8Array(50_000);
+    const decoder = new Decoder();
+    const taken: unknown[] = [];
+    for (let at = 0; at < stream.length; at += scratch.length) {
+      pushThroughScratch(decoder, stream.subarray(at, at + scratch.length), scratch);
+      const ahead = decoder.notificationsAhead();
+      // Take half of what is counted, leaving the rest for the next compaction to move.
+      for (let k = 0; k < ahead >> 1; k++) taken.push(decoder.nextNotification());
+    }
+    for (let n = decoder.nextNotification(); n !== null; n = decoder.nextNotification()) {
+      taken.push(n);
+    }
+    expect(taken).toEqual(expected);
+    expect(decoder.bufferedBytes).toBe(0);
+  });
+
+  it('keeps stream order when pushCopy and push are mixed', () => {
+    for (const { how, chunks } of splits(mixedStream)) {
+      const decoder = new Decoder();
+      const messages: BackendMessage[] = [];
+      chunks.forEach((chunk, i) => {
+        if (i % 2 === 0) decoder.pushCopy(chunk.slice());
+        else decoder.push(chunk.slice());
+        if (i % 3 === 2) {
+          for (let m = decoder.next(); m !== null; m = decoder.next()) messages.push(m);
+        }
+      });
+      for (let m = decoder.next(); m !== null; m = decoder.next()) messages.push(m);
+      expect(messages, how).toEqual(mixedMessages);
+    }
+  });
+
+  it('reports errors at the same stream offset as push', () => {
+    const bad = concat(mixedStream, frame('Z', [0x49]).fill(0xff, 1, 5));
+    const scratch = new Uint8Array(bad.length);
+    for (const { how, chunks } of splits(bad)) {
+      const decoder = new Decoder();
+      let caught: unknown;
+      try {
+        for (const chunk of chunks) {
+          pushThroughScratch(decoder, chunk, scratch);
+          while (decoder.next() !== null);
+        }
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, how).toMatchObject({ code: 'PROTOCOL_ERROR', offset: mixedStream.length + 1 });
+    }
+  });
+});

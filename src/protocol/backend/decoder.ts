@@ -24,8 +24,9 @@ const notificationCode = backendMessageCodes.NotificationResponse;
  * same but hands notifications to a callback; `notificationsAhead` and `nextNotification`
  * count notifications first and decode them only when they are taken.
  *
- * Ownership: the decoder keeps a reference to each pushed chunk until all of its bytes have
- * been returned as messages; do not modify a chunk after pushing it. Returned messages own
+ * Ownership: the decoder keeps a reference to each chunk given to `push` until all of its
+ * bytes have been returned as messages; do not modify a chunk after pushing it. `pushCopy`
+ * copies instead, into a buffer the decoder reuses, for a caller that reuses its own. Returned messages own
  * their data (strings, numbers, copied bytes) and never change afterwards, whatever happens
  * to the chunks.
  *
@@ -53,6 +54,14 @@ export class Decoder {
   /** Adds bytes received from the server. Keeps a reference to `chunk` until it is consumed. */
   push(chunk: Uint8Array): void {
     this.frames.push(chunk);
+  }
+
+  /**
+   * Adds a copy of bytes received from the server; the caller may reuse `bytes` at once. The
+   * copies go into one buffer the decoder reuses (see FrameBuffer.pushCopy).
+   */
+  pushCopy(bytes: Uint8Array): void {
+    this.frames.pushCopy(bytes);
   }
 
   /** The next whole message, or null when more bytes are needed. Throws ProtocolError. */

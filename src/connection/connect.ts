@@ -259,6 +259,7 @@ async function open(
     keepAlive: config.keepalives,
     keepAliveInitialDelayMs: (config.keepalivesIdle ?? 0) * 1000,
     signal,
+    plaintext: encryption === 'plain',
   });
   if (encryption === 'plain') return socket;
   try {

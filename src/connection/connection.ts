@@ -17,6 +17,7 @@ import {
   writeSync,
   writeTerminate,
 } from '../protocol/index.js';
+import { type ReusedBufferInput, reusedBufferInputOf } from '../socket/socket.js';
 import type { Authenticator } from './authenticate.js';
 import { checkChannel, checkPayload } from './channels.js';
 import { ConnectionError, ServerError } from './errors.js';
@@ -268,11 +269,14 @@ class NotificationIterator implements AsyncGenerator<Notification, void, undefin
  * `exec` and `query` wait their turn in order; `sendQuery` refuses with CONNECTION_BUSY
  * while another command (or its unread results) is in progress, as libpq does.
  * Asynchronous messages (notifications, notices, parameter reports) are handled whenever
- * they arrive, and notifications are queued, never dropped. While no command runs, nothing
- * reads the socket until consumeInput(), waitReadable() or a notification iterator asks.
+ * they arrive, and notifications are queued, never dropped. While no command runs, input
+ * is read ahead only up to 64 KiB (over TLS, the stream's buffer), and handled only when
+ * consumeInput() or a notification iterator takes it; the rest waits in the kernel.
  */
 export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly stream: Duplex;
+  /** Set when the stream reads into a reused buffer: its bytes come through onBytes. */
+  private readonly input: ReusedBufferInput | undefined;
   private readonly decoder: Decoder;
   private readonly writer = new Writer();
   private readonly queue = new Fifo<Notification>();
@@ -307,7 +311,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.tls = init.tls;
     this.sendCancel = init.sendCancel;
     this.address = init.address;
-    this.stream.on('readable', this.onReadable);
+    this.input = reusedBufferInputOf(this.stream);
+    if (this.input) this.input.start(this.onBytes);
+    else this.stream.on('readable', this.onReadable);
     this.stream.on('end', this.onEnd);
     this.stream.on('error', this.onError);
     this.stream.on('close', this.onEnd);
@@ -409,9 +415,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   waitReadable(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<boolean> {
     if (this.failure) return Promise.reject(this.failure);
     if (options.signal?.aborted) return Promise.reject(options.signal.reason);
-    if (this.stream.readableLength > 0 || this.pendingNotifications > 0) {
-      return Promise.resolve(true);
-    }
+    if (this.unreadBytes() > 0 || this.pendingNotifications > 0) return Promise.resolve(true);
     return new Promise<boolean>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const settle = (outcome: boolean | Error) => {
@@ -434,8 +438,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.once('close', onClose);
       options.signal?.addEventListener('abort', onAbort, { once: true });
       if (options.timeout !== undefined) timer = setTimeout(() => settle(false), options.timeout);
-      this.stream.read(0);
+      if (!this.input) this.stream.read(0);
     });
+  }
+
+  /** Bytes received and not taken by consumeInput() yet. */
+  private unreadBytes(): number {
+    return this.input ? this.input.unread : this.stream.readableLength;
   }
 
   /**
@@ -829,6 +838,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.failure) throw this.failure;
   }
 
+  /** The sink of a ReusedBufferInput: `bytes` are valid only during the call. */
+  private readonly onBytes = (bytes: Uint8Array): void => {
+    if (this.failure) return;
+    this.decoder.pushCopy(bytes);
+    this.onReadable();
+  };
+
   private readonly onReadable = (): void => {
     if (this.wantsInput()) this.pump();
     this.wakeReaders();
@@ -864,12 +880,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   private pump(): void {
     try {
-      for (
-        let chunk = this.stream.read() as Buffer | null;
-        chunk !== null;
-        chunk = this.stream.read()
-      ) {
-        this.decoder.push(chunk);
+      if (this.input) this.input.take();
+      else {
+        for (
+          let chunk = this.stream.read() as Buffer | null;
+          chunk !== null;
+          chunk = this.stream.read()
+        ) {
+          this.decoder.push(chunk);
+        }
       }
       const onlyNotifications =
         !this.wantsInput() && this.tracer === undefined && this.countUndecoded();
@@ -953,7 +972,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     throw new ProtocolError(`unexpected ${message.type} while no command was running`, 0);
   }
 
+  /** The stream ended or closed: what arrived before is taken first, then the teardown. */
   private readonly onEnd = (): void => {
+    if (!this.failure) this.pump();
     this.teardown(
       new ConnectionError('CONNECTION_LOST', `the server closed the connection (${this.address})`, {
         address: this.address,
@@ -962,6 +983,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   };
 
   private readonly onError = (error: Error): void => {
+    if (!this.failure) this.pump();
     this.teardown(this.lostWith(error));
   };
 

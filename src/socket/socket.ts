@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from 'node:net';
+import { type NetConnectOpts, connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   type TLSSocket,
@@ -24,6 +24,11 @@ export interface DialOptions {
   keepAliveInitialDelayMs: number;
   /** Aborting rejects the dial and closes the half-open socket. */
   signal?: AbortSignal | undefined;
+  /**
+   * True when the stream will carry the protocol unencrypted from its first byte. The default
+   * dialer then reads into one reused buffer (see ReusedBufferInput); a dialer may ignore it.
+   */
+  plaintext?: boolean;
 }
 
 /**
@@ -44,16 +49,83 @@ export class DialError extends Error {
   }
 }
 
+/** Bytes per read of a ReusedBufferInput, and how many it hands over before it stops reading. */
+const readSize = 64 * 1024;
+
+/** The ReusedBufferInput of each socket dialSocket opened with one. */
+const inputs = new WeakMap<Duplex, ReusedBufferInput>();
+
 /**
- * Dials TCP or a Unix-domain socket with a timeout. Resolves with the connected socket in
- * paused mode (nothing is read until someone calls `read()`), TCP_NODELAY on.
+ * The input side of a plaintext socket from dialSocket: every read lands in one buffer that
+ * the next read reuses (net.Socket's `onread`), and is handed at once to the sink given to
+ * start(), which must copy what it keeps before it returns (Decoder.pushCopy). Reading thus
+ * allocates nothing. The socket never emits 'data' or 'readable'; 'end', 'error' and 'close'
+ * come as usual. Like a paused stream's buffer, reading stops once 64 KiB were handed over
+ * since the last take(), leaving the rest to the kernel, and goes on at take().
+ */
+export class ReusedBufferInput {
+  /** Bytes handed to the sink since the last take(). */
+  unread = 0;
+  /** The socket, connecting. */
+  readonly socket: Socket;
+  private sink: (bytes: Uint8Array) => void = () => undefined;
+  private stopped = false;
+
+  /** Starts connecting to `target`. */
+  constructor(target: DialTarget) {
+    this.socket = netConnect({
+      ...connectOptions(target),
+      onread: {
+        buffer: Buffer.allocUnsafe(readSize),
+        callback: (n, buffer) => this.received(buffer.subarray(0, n)),
+      },
+    });
+    inputs.set(this.socket, this);
+  }
+
+  /**
+   * Starts reading (dialSocket leaves the socket paused, so nothing is read before): from now
+   * on every read is handed to `sink`, synchronously and in order. The bytes are valid only
+   * during the call.
+   */
+  start(sink: (bytes: Uint8Array) => void): void {
+    this.sink = sink;
+    this.socket.resume();
+  }
+
+  /** Marks everything handed over as taken (unread turns 0) and reads on if it had stopped. */
+  take(): void {
+    this.unread = 0;
+    if (this.stopped) {
+      this.stopped = false;
+      this.socket.resume();
+    }
+  }
+
+  private received(bytes: Uint8Array): boolean {
+    this.unread += bytes.length;
+    this.sink(bytes);
+    this.stopped = this.unread >= readSize;
+    return !this.stopped;
+  }
+}
+
+/** The ReusedBufferInput that reads `stream`, if dialSocket opened it with one. */
+export function reusedBufferInputOf(stream: Duplex): ReusedBufferInput | undefined {
+  return inputs.get(stream);
+}
+
+/**
+ * Dials TCP or a Unix-domain socket with a timeout. Resolves with the connected socket,
+ * TCP_NODELAY on, in paused mode (nothing is read until someone calls `read()`), or, with
+ * `plaintext`, reading into one reused buffer once its ReusedBufferInput (see
+ * reusedBufferInputOf) is started.
  */
 export const dialSocket: Dialer = (target, options) =>
   new Promise<Duplex>((resolve, reject) => {
-    const socket: Socket =
-      target.kind === 'unix'
-        ? netConnect({ path: target.path })
-        : netConnect({ host: target.host, port: target.port, noDelay: true });
+    const socket = options.plaintext
+      ? new ReusedBufferInput(target).socket
+      : netConnect(connectOptions(target));
     socket.pause();
     let timer: NodeJS.Timeout | undefined;
     const cleanup = () => {
@@ -98,6 +170,12 @@ export const dialSocket: Dialer = (target, options) =>
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener('abort', onAbort, { once: true });
   });
+
+function connectOptions(target: DialTarget): NetConnectOpts {
+  return target.kind === 'unix'
+    ? { path: target.path }
+    : { host: target.host, port: target.port, noDelay: true };
+}
 
 /**
  * Reads exactly `n` bytes from a paused stream, waiting for them (used for the one-byte

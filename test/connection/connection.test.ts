@@ -11,146 +11,153 @@ import {
 import { type BackendMessage, Writer, writeBackendMessage } from '../../src/protocol/index.js';
 import { concat, frame, i32, str } from '../protocol/support.js';
 import { TcpProxy } from '../support/proxy.js';
-import { connectTest, server, waitUntilSleeping } from '../support/server.js';
+import { connectTest, server, transports, waitUntilSleeping } from '../support/server.js';
 
-describe('Connection against the real server', () => {
-  let conn: Connection;
+describe.each(transports)('$name', ({ options }) => {
+  describe('Connection against the real server', () => {
+    let conn: Connection;
 
-  beforeAll(async () => {
-    conn = await connectTest();
-  });
+    beforeAll(async () => {
+      conn = await connectTest(options);
+    });
 
-  afterAll(async () => {
-    await conn.close();
-  });
+    afterAll(async () => {
+      await conn.close();
+    });
 
-  it('reports status, backend pid, server version and parameters', async () => {
-    expect(conn.status).toBe('ok');
-    expect(conn.transactionStatus).toBe('idle');
-    const result = await conn.exec(
-      "SELECT pg_backend_pid()::text, current_setting('server_version_num'), current_setting('server_encoding')",
-    );
-    expect(result.rows[0]?.[0]).toBe(String(conn.backendPid));
-    expect(conn.serverVersion).toBe(Number(result.rows[0]?.[1]));
-    expect(conn.parameterStatus('client_encoding')).toBe('UTF8');
-    expect(conn.parameterStatus('server_encoding')).toBe(result.rows[0]?.[2]);
-    expect(conn.parameterStatus('no_such_parameter')).toBeUndefined();
-  });
+    it('reports status, backend pid, server version and parameters', async () => {
+      expect(conn.status).toBe('ok');
+      expect(conn.transactionStatus).toBe('idle');
+      const result = await conn.exec(
+        "SELECT pg_backend_pid()::text, current_setting('server_version_num'), current_setting('server_encoding')",
+      );
+      expect(result.rows[0]?.[0]).toBe(String(conn.backendPid));
+      expect(conn.serverVersion).toBe(Number(result.rows[0]?.[1]));
+      expect(conn.parameterStatus('client_encoding')).toBe('UTF8');
+      expect(conn.parameterStatus('server_encoding')).toBe(result.rows[0]?.[2]);
+      expect(conn.parameterStatus('no_such_parameter')).toBeUndefined();
+    });
 
-  it('exec returns the last statement, with fields, text rows, nulls and the command tag', async () => {
-    const result = await conn.exec(
-      "SELECT 1; SELECT x::text AS n, CASE WHEN x = 2 THEN NULL ELSE 'v' || x END AS v FROM generate_series(1, 3) x",
-    );
-    expect(result.command).toBe('SELECT 3');
-    expect(result.rowCount).toBe(3);
-    expect(result.fields.map((field) => field.name)).toEqual(['n', 'v']);
-    expect(result.fields[0]?.dataTypeOid).toBe(25);
-    expect(result.rows).toEqual([
-      ['1', 'v1'],
-      ['2', null],
-      ['3', 'v3'],
-    ]);
-  });
+    it('exec returns the last statement, with fields, text rows, nulls and the command tag', async () => {
+      const result = await conn.exec(
+        "SELECT 1; SELECT x::text AS n, CASE WHEN x = 2 THEN NULL ELSE 'v' || x END AS v FROM generate_series(1, 3) x",
+      );
+      expect(result.command).toBe('SELECT 3');
+      expect(result.rowCount).toBe(3);
+      expect(result.fields.map((field) => field.name)).toEqual(['n', 'v']);
+      expect(result.fields[0]?.dataTypeOid).toBe(25);
+      expect(result.rows).toEqual([
+        ['1', 'v1'],
+        ['2', null],
+        ['3', 'v3'],
+      ]);
+    });
 
-  it('exec of an empty string gives an empty result', async () => {
-    const result = await conn.exec('');
-    expect(result).toEqual({ command: '', rowCount: null, fields: [], rows: [] });
-  });
+    it('exec of an empty string gives an empty result', async () => {
+      const result = await conn.exec('');
+      expect(result).toEqual({ command: '', rowCount: null, fields: [], rows: [] });
+    });
 
-  it('decodes UTF-8 both ways', async () => {
-    const text = 'żółw 🐢 café';
-    const result = await conn.query('SELECT $1::text AS t, length($1) AS n', [text]);
-    expect(result.rows).toEqual([[text, String([...text].length)]]);
-  });
+    it('decodes UTF-8 both ways', async () => {
+      const text = 'żółw 🐢 café';
+      const result = await conn.query('SELECT $1::text AS t, length($1) AS n', [text]);
+      expect(result.rows).toEqual([[text, String([...text].length)]]);
+    });
 
-  it('a server error rejects with every field and leaves the connection usable', async () => {
-    const error = await conn.exec('SELECT * FROM no_such_table').catch((caught: unknown) => caught);
-    expect(error).toBeInstanceOf(ServerError);
-    const serverError = error as ServerError;
-    expect(serverError.code).toBe('42P01');
-    expect(serverError.severity).toBe('ERROR');
-    expect(serverError.position).toBe('15');
-    expect(serverError.fields.message).toContain('no_such_table');
-    expect(serverError.fields.routine).toBeTruthy();
-    expect(serverError.message).toMatch(/^ERROR: .*no_such_table.* \(SQLSTATE 42P01\)$/);
-    expect(conn.status).toBe('ok');
-    expect((await conn.exec('SELECT 42')).rows).toEqual([['42']]);
-  });
+    it('a server error rejects with every field and leaves the connection usable', async () => {
+      const error = await conn
+        .exec('SELECT * FROM no_such_table')
+        .catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(ServerError);
+      const serverError = error as ServerError;
+      expect(serverError.code).toBe('42P01');
+      expect(serverError.severity).toBe('ERROR');
+      expect(serverError.position).toBe('15');
+      expect(serverError.fields.message).toContain('no_such_table');
+      expect(serverError.fields.routine).toBeTruthy();
+      expect(serverError.message).toMatch(/^ERROR: .*no_such_table.* \(SQLSTATE 42P01\)$/);
+      expect(conn.status).toBe('ok');
+      expect((await conn.exec('SELECT 42')).rows).toEqual([['42']]);
+    });
 
-  it('query sends text parameters and null', async () => {
-    const result = await conn.query('SELECT $1::int + 1 AS a, $2::text IS NULL AS b', ['41', null]);
-    expect(result.rows).toEqual([['42', 't']]);
-    const error = await conn.query('SELECT $1::int', ['nope']).catch((caught: unknown) => caught);
-    expect((error as ServerError).code).toBe('22P02');
-    expect((await conn.query('SELECT 1')).rows).toEqual([['1']]);
-  });
+    it('query sends text parameters and null', async () => {
+      const result = await conn.query('SELECT $1::int + 1 AS a, $2::text IS NULL AS b', [
+        '41',
+        null,
+      ]);
+      expect(result.rows).toEqual([['42', 't']]);
+      const error = await conn.query('SELECT $1::int', ['nope']).catch((caught: unknown) => caught);
+      expect((error as ServerError).code).toBe('22P02');
+      expect((await conn.query('SELECT 1')).rows).toEqual([['1']]);
+    });
 
-  it('tracks the transaction status', async () => {
-    await conn.exec('BEGIN');
-    expect(conn.transactionStatus).toBe('intrans');
-    await conn.exec('SELECT 1/0').catch(() => undefined);
-    expect(conn.transactionStatus).toBe('inerror');
-    await conn.exec('ROLLBACK');
-    expect(conn.transactionStatus).toBe('idle');
-  });
+    it('tracks the transaction status', async () => {
+      await conn.exec('BEGIN');
+      expect(conn.transactionStatus).toBe('intrans');
+      await conn.exec('SELECT 1/0').catch(() => undefined);
+      expect(conn.transactionStatus).toBe('inerror');
+      await conn.exec('ROLLBACK');
+      expect(conn.transactionStatus).toBe('idle');
+    });
 
-  it('sendQuery / getResult / isBusy follow libpq', async () => {
-    conn.sendQuery('SELECT 1 AS a; SELECT 2 AS b; SELECT 1/0; SELECT 4 AS d');
-    expect(conn.transactionStatus).toBe('active');
-    expect(() => conn.sendQuery('SELECT 5')).toThrow(ConnectionError);
-    const first = await conn.getResult();
-    expect(first?.rows).toEqual([['1']]);
-    const second = await conn.getResult();
-    expect(second?.fields[0]?.name).toBe('b');
-    await expect(conn.getResult()).rejects.toMatchObject({ code: '22012' });
-    expect(await conn.getResult()).toBeNull();
-    expect(conn.isBusy()).toBe(false);
-    expect(await conn.getResult()).toBeNull();
-  });
+    it('sendQuery / getResult / isBusy follow libpq', async () => {
+      conn.sendQuery('SELECT 1 AS a; SELECT 2 AS b; SELECT 1/0; SELECT 4 AS d');
+      expect(conn.transactionStatus).toBe('active');
+      expect(() => conn.sendQuery('SELECT 5')).toThrow(ConnectionError);
+      const first = await conn.getResult();
+      expect(first?.rows).toEqual([['1']]);
+      const second = await conn.getResult();
+      expect(second?.fields[0]?.name).toBe('b');
+      await expect(conn.getResult()).rejects.toMatchObject({ code: '22012' });
+      expect(await conn.getResult()).toBeNull();
+      expect(conn.isBusy()).toBe(false);
+      expect(await conn.getResult()).toBeNull();
+    });
 
-  it('isBusy turns false once consumeInput has taken the whole result', async () => {
-    conn.sendQuery('SELECT 7');
-    while (conn.isBusy()) {
-      await conn.waitReadable();
-      conn.consumeInput();
-    }
-    expect((await conn.getResult())?.rows).toEqual([['7']]);
-    expect(await conn.getResult()).toBeNull();
-  });
+    it('isBusy turns false once consumeInput has taken the whole result', async () => {
+      conn.sendQuery('SELECT 7');
+      while (conn.isBusy()) {
+        await conn.waitReadable();
+        conn.consumeInput();
+      }
+      expect((await conn.getResult())?.rows).toEqual([['7']]);
+      expect(await conn.getResult()).toBeNull();
+    });
 
-  it('overlapping exec calls run in call order', async () => {
-    const results = await Promise.all([
-      conn.exec('SELECT pg_sleep(0.05), 1'),
-      conn.exec('SELECT 2'),
-      conn.query('SELECT $1::text', ['3']),
-    ]);
-    expect(results.map((result) => result.rows[0]?.at(-1))).toEqual(['1', '2', '3']);
-  });
+    it('overlapping exec calls run in call order', async () => {
+      const results = await Promise.all([
+        conn.exec('SELECT pg_sleep(0.05), 1'),
+        conn.exec('SELECT 2'),
+        conn.query('SELECT $1::text', ['3']),
+      ]);
+      expect(results.map((result) => result.rows[0]?.at(-1))).toEqual(['1', '2', '3']);
+    });
 
-  it('escapes identifiers and literals the way the server reads them', async () => {
-    const tricky = `we'ird "name" \\ end`;
-    const result = await conn.exec(
-      `SELECT ${conn.escapeLiteral(tricky)} AS ${conn.escapeIdentifier(tricky)}`,
-    );
-    expect(result.fields[0]?.name).toBe(tricky);
-    expect(result.rows).toEqual([[tricky]]);
-    expect(() => conn.escapeLiteral('a\0b')).toThrow(TypeError);
-  });
+    it('escapes identifiers and literals the way the server reads them', async () => {
+      const tricky = `we'ird "name" \\ end`;
+      const result = await conn.exec(
+        `SELECT ${conn.escapeLiteral(tricky)} AS ${conn.escapeIdentifier(tricky)}`,
+      );
+      expect(result.fields[0]?.name).toBe(tricky);
+      expect(result.rows).toEqual([[tricky]]);
+      expect(() => conn.escapeLiteral('a\0b')).toThrow(TypeError);
+    });
 
-  it('cancel() stops a running pg_sleep(30)', async () => {
-    const other = await connectTest();
-    try {
-      const sleeping = other.exec('SELECT pg_sleep(30)').catch((caught: unknown) => caught);
-      await waitUntilSleeping(conn, other.backendPid);
-      const started = performance.now();
-      await other.cancel();
-      const error = await sleeping;
-      expect((error as ServerError).code).toBe('57014');
-      expect(performance.now() - started).toBeLessThan(10_000);
-      expect((await other.exec('SELECT 1')).rows).toEqual([['1']]);
-    } finally {
-      await other.close();
-    }
+    it('cancel() stops a running pg_sleep(30)', async () => {
+      const other = await connectTest(options);
+      try {
+        const sleeping = other.exec('SELECT pg_sleep(30)').catch((caught: unknown) => caught);
+        await waitUntilSleeping(conn, other.backendPid);
+        const started = performance.now();
+        await other.cancel();
+        const error = await sleeping;
+        expect((error as ServerError).code).toBe('57014');
+        expect(performance.now() - started).toBeLessThan(10_000);
+        expect((await other.exec('SELECT 1')).rows).toEqual([['1']]);
+      } finally {
+        await other.close();
+      }
+    });
   });
 });
 

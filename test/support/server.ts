@@ -11,6 +11,27 @@ export function connectTest(extra: Parameters<typeof connect>[1] = {}): Promise<
   return connect(server.url, extra);
 }
 
+/**
+ * The two ways a Connection reads its socket, for suites that run under both: through TLS
+ * when the server offers it (a paused stream; sslmode=prefer), and plain TCP (read into one
+ * reused buffer; sslmode=disable).
+ */
+export const transports = [
+  { name: 'sslmode=prefer', plain: false, options: {}, url: server.url },
+  {
+    name: 'sslmode=disable',
+    plain: true,
+    options: { sslmode: 'disable' },
+    url: withParameter(server.url, 'sslmode', 'disable'),
+  },
+] as const;
+
+function withParameter(url: string, name: string, value: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set(name, value);
+  return parsed.toString();
+}
+
 /** The managed cluster's details, or a reason to skip when the run uses an outside server. */
 export const managed = server.managed ? server : undefined;
 

@@ -393,7 +393,7 @@ export class FrameBuffer {
    * one read buffer). The copies go into one buffer of the FrameBuffer's own: appended after
    * the bytes not yet consumed, which are first moved to its start when the rest does not
    * fit. It is replaced by one twice the size of what is live (at least 256 KiB) when that does
-   * not fit in half of it, or when it is four times larger than needed (after one huge
+   * not fit in half of it, and as soon as it is four times larger than that (after one huge
    * message). So a stream of reads costs no allocation once that buffer is large enough. Read
    * a Frame from `next` before adding more.
    */
@@ -406,14 +406,15 @@ export class FrameBuffer {
     }
     const chunk = this.chunk;
     let store = this.store;
-    if (chunk.buffer === store.buffer && store.length - chunk.length >= n) {
+    const live = chunk.length - this.pos;
+    const size = Math.max(2 * (live + n), minStoreSize);
+    const oversized = store.length >= 4 * size;
+    if (chunk.buffer === store.buffer && store.length - chunk.length >= n && !oversized) {
       store.set(bytes, chunk.length);
       this.chunk = store.subarray(0, chunk.length + n);
       return;
     }
-    const live = chunk.length - this.pos;
-    const size = Math.max(2 * (live + n), minStoreSize);
-    if (size > store.length || store.length >= 4 * size) {
+    if (size > store.length || oversized) {
       store = new Uint8Array(size);
       store.set(chunk.subarray(this.pos), 0);
       this.store = store;

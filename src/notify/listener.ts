@@ -81,16 +81,17 @@ export interface ListenerOptions extends ConnectOptions, RuntimeOptions {
    * cannot serve, because the backend answers it only after sending every notification it
    * still holds for this listener, the backlog the pause is keeping out of memory. So each
    * heartbeat due while paused takes only what the socket has already buffered (at most
-   * 64 KiB, or the TLS stream's read buffer: some tens of KiB) into the iterators, and counts new input within
-   * `heartbeatTimeoutMs` as a sign of life: a backend with more to send was blocked on the full
-   * TCP window and sends again once there is room. When nothing comes, the backend has nothing
-   * in flight for this listener, so the heartbeat query is sent, and its answer comes after
-   * only what is notified meanwhile. A half-open connection is thus replaced while paused, as
-   * when reading. These reads let at most `highWaterMark` more notifications through during
-   * one pause (plus the read that crosses the limit), so memory stays bounded when the
-   * consumer stops for good. The price: input the operating system had buffered before the peer
-   * died also passes for a sign of life, and once the allowance is used up nothing more is
-   * read; then only TCP keepalive (on by default) notices a dead peer before reading resumes.
+   * 64 KiB, or the TLS stream's read buffer: some tens of KiB) into the iterators, and
+   * counts new input within `heartbeatTimeoutMs` as a sign of life: a backend with more to
+   * send was blocked on the full TCP window and sends again once there is room. When nothing
+   * comes, the backend has nothing in flight for this listener, so the heartbeat query is
+   * sent, and its answer comes after only what is notified meanwhile. A half-open connection
+   * is thus replaced while paused, as when reading. These reads let at most `highWaterMark`
+   * more notifications through during one pause (plus the read that crosses the limit), so
+   * memory stays bounded when the consumer stops for good. The price: input the operating
+   * system had buffered before the peer died also passes for a sign of life, and once the
+   * allowance is used up nothing more is read; then only TCP keepalive (on by default)
+   * notices a dead peer before reading resumes.
    */
   heartbeatIntervalMs?: number;
   /** The heartbeat must be answered within this, or the connection is replaced; default 10 s. */

@@ -416,13 +416,10 @@ export class FrameBuffer {
     }
     if (size > store.length || oversized) {
       store = new Uint8Array(size);
-      store.set(chunk.subarray(this.pos), 0);
       this.store = store;
-    } else if (chunk.buffer === store.buffer) {
-      store.copyWithin(0, this.pos, chunk.length);
-    } else {
-      store.set(chunk.subarray(this.pos), 0);
     }
+    if (chunk.buffer === store.buffer) store.copyWithin(0, this.pos, chunk.length);
+    else store.set(chunk.subarray(this.pos), 0);
     store.set(bytes, live);
     this.chunkBase += this.pos;
     this.pos = 0;

@@ -26,9 +26,9 @@ const notificationCode = backendMessageCodes.NotificationResponse;
  *
  * Ownership: the decoder keeps a reference to each chunk given to `push` until all of its
  * bytes have been returned as messages; do not modify a chunk after pushing it. `pushCopy`
- * copies instead, into a buffer the decoder reuses, for a caller that reuses its own. Returned messages own
- * their data (strings, numbers, copied bytes) and never change afterwards, whatever happens
- * to the chunks.
+ * copies instead, into a buffer the decoder reuses, for a caller that reuses its own.
+ * Returned messages own their data (strings, numbers, copied bytes) and never change
+ * afterwards, whatever happens to the chunks.
  *
  * Errors: bytes that break the protocol (see ProtocolError) make the reading methods throw
  * a ProtocolError whose `offset` counts from the first byte ever pushed. The decoder then

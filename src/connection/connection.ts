@@ -288,7 +288,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private locked = false;
   private current: Command | undefined;
   private startupHandler: ((message: BackendMessage) => void) | undefined;
-  private readers = new Set<() => void>();
+  /** The pending waitReadable() calls: each settles with true, or with the teardown's error. */
+  private readers = new Set<(outcome: true | ConnectionError) => void>();
   private failure: ConnectionError | undefined;
   private txStatus: TransactionStatus = 'unknown';
   private key: BackendKey | undefined;
@@ -414,30 +415,22 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   waitReadable(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<boolean> {
     if (this.failure) return Promise.reject(this.failure);
-    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
+    const { signal, timeout } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.unreadBytes() > 0 || this.pendingNotifications > 0) return Promise.resolve(true);
     return new Promise<boolean>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const settle = (outcome: boolean | Error) => {
-        this.readers.delete(onReady);
-        this.off('close', onClose);
-        options.signal?.removeEventListener('abort', onAbort);
+        this.readers.delete(settle);
+        signal?.removeEventListener('abort', onAbort);
         if (timer) clearTimeout(timer);
         if (outcome instanceof Error) reject(outcome);
         else resolve(outcome);
       };
-      const onReady = () => settle(true);
-      const onClose = (error: ConnectionError | undefined) =>
-        settle(
-          error ??
-            this.failure ??
-            new ConnectionError('CONNECTION_CLOSED', 'the connection is closed'),
-        );
-      const onAbort = () => settle(options.signal?.reason as Error);
-      this.readers.add(onReady);
-      this.once('close', onClose);
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      if (options.timeout !== undefined) timer = setTimeout(() => settle(false), options.timeout);
+      const onAbort = () => settle(signal?.reason as Error);
+      this.readers.add(settle);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (timeout !== undefined) timer = setTimeout(() => settle(false), timeout);
       if (!this.input) this.stream.read(0);
     });
   }
@@ -850,8 +843,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.wakeReaders();
   };
 
+  /** Resolves every pending waitReadable() (each removes itself from the set as it settles). */
   private wakeReaders(): void {
-    for (const ready of [...this.readers]) ready();
+    for (const settle of this.readers) settle(true);
   }
 
   private wantsInput(): boolean {
@@ -1019,7 +1013,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (error.code !== 'CONNECTION_CLOSED') stream.destroy();
     this.current?.signal();
     for (const waiter of this.turns.drain()) waiter();
-    this.readers.clear();
+    for (const settle of this.readers) settle(error);
     this.emit('close', error.code === 'CONNECTION_CLOSED' ? undefined : error);
   }
 }

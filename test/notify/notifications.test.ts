@@ -195,6 +195,43 @@ describe.each(transports)('$name', ({ plain, options }) => {
     });
   });
 
+  describe('pending waitReadable calls', () => {
+    let listener: Connection;
+    let notifier: Connection;
+
+    beforeEach(async () => {
+      [listener, notifier] = await Promise.all([connectTest(options), connectTest(options)]);
+      await listener.listen('pending_waits');
+    });
+
+    afterEach(async () => {
+      await Promise.all([listener.close(), notifier.close()]);
+    });
+
+    it('all resolve true when input arrives', async () => {
+      const waits = [listener.waitReadable(), listener.waitReadable(), listener.waitReadable()];
+      await notifier.notify('pending_waits', 'x');
+      expect(await Promise.all(waits)).toEqual([true, true, true]);
+    });
+
+    it('all reject with CONNECTION_CLOSED when close() is called', async () => {
+      const waits = [listener.waitReadable(), listener.waitReadable({ timeout: 60_000 })];
+      await listener.close();
+      for (const wait of waits)
+        await expect(wait).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+    });
+
+    it('all wake when the server ends the session, like select(); consumeInput then throws', async () => {
+      const waits = [listener.waitReadable(), listener.waitReadable()];
+      await notifier.query('SELECT pg_terminate_backend($1::int)', [String(listener.backendPid)]);
+      expect(await Promise.all(waits)).toEqual([true, true]);
+      expect(() => listener.consumeInput()).toThrow(
+        expect.objectContaining({ code: 'CONNECTION_LOST' }),
+      );
+      await expect(listener.waitReadable()).rejects.toMatchObject({ code: 'CONNECTION_LOST' });
+    });
+  });
+
   describe('the async iterator', () => {
     let listener: Connection;
     let notifier: Connection;

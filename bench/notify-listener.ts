@@ -13,10 +13,11 @@
  * a pause before each ("paced", the listener idle in between).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { type Connection, connect } from '../src/index.js';
+import { type Connection, connect, escapeIdentifier } from '../src/index.js';
+import { RawSession } from './raw-session.js';
 
 /** The JavaScript clients this process can run. */
-export type JsClient = 'pqnotify-loop' | 'pqnotify-iter' | 'pg' | 'postgres';
+export type JsClient = 'pqnotify-loop' | 'pqnotify-iter' | 'pg' | 'postgres' | 'node-raw';
 
 /** What one listener process does, passed as its only argument (JSON). */
 export interface ListenerTask {
@@ -333,6 +334,27 @@ async function postgresReceiver(task: ListenerTask): Promise<Receiver> {
   };
 }
 
+/** The floor: Node with no client library (bench/raw-session.ts). */
+async function rawReceiver(task: ListenerTask): Promise<Receiver> {
+  const sink = new EventSink();
+  const session = await RawSession.open(task.url, (_channel, payload) => sink.onPayload(payload));
+  await session.query(`LISTEN ${escapeIdentifier(task.channel)}`);
+  return {
+    burst: (n, progress) => sink.burst(n, progress),
+    async latency() {
+      const notifier = await RawSession.open(task.url, () => undefined);
+      const series = await sampleLatency(
+        task,
+        (payload) => notifier.notify(task.channel, payload),
+        () => sink.next(),
+      );
+      notifier.close();
+      return series;
+    },
+    close: async () => session.close(),
+  };
+}
+
 function receiverFor(task: ListenerTask): Promise<Receiver> {
   switch (task.client) {
     case 'pqnotify-loop':
@@ -343,6 +365,8 @@ function receiverFor(task: ListenerTask): Promise<Receiver> {
       return pgReceiver(task);
     case 'postgres':
       return postgresReceiver(task);
+    case 'node-raw':
+      return rawReceiver(task);
   }
 }
 

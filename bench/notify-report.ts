@@ -148,7 +148,9 @@ export function renderMarkdown(report: NotifyReport): string {
     '  nearest-rank per process, then the median over repetitions. Targets use the paced series.',
     '- Clients: pqnotify-loop = waitReadable/consumeInput/notifies, pqnotify-iter =',
     "  `for await` over notifications(), pg = Client 'notification' event, postgres =",
-    '  sql.listen (no pid), libpq = bench/libpq-receiver.c (select loop of the libpq docs, cc -O2).',
+    '  sql.listen (no pid), libpq = bench/libpq-receiver.c (select loop of the libpq docs, cc -O2),',
+    '  node-raw = bench/raw-session.ts: no client library, the floor of JavaScript on this',
+    '  machine (one socket read into a reused buffer, messages parsed in place, a callback each).',
     '  The JS listeners run on plain Node: bench/notify-listener.ts and src/ bundled by tsup',
     '  with the package build settings; pg and postgres.js load from node_modules.',
     '- CPU: user + system time of the listener process over the timed burst. When even libpq',
@@ -165,6 +167,7 @@ const palette: Record<ClientName, string> = {
   pg: '#d62728',
   postgres: '#ff7f0e',
   libpq: '#2ca02c',
+  'node-raw': '#7f7f7f',
 };
 
 interface Bar {

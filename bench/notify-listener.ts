@@ -334,7 +334,7 @@ async function postgresReceiver(task: ListenerTask): Promise<Receiver> {
   };
 }
 
-/** The floor: Node with no client library (bench/raw-session.ts). */
+/** The reference: Node with no client library (bench/raw-session.ts). */
 async function rawReceiver(task: ListenerTask): Promise<Receiver> {
   const sink = new EventSink();
   const session = await RawSession.open(task.url, (_channel, payload) => sink.onPayload(payload));

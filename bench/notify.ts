@@ -9,16 +9,19 @@
  * notification to the last; cold = a fresh process, warm = the second burst in the same
  * process), the resident set of the listener (after LISTEN and its peak during the bursts),
  * and NOTIFY-to-receipt latency (one connection to another in the same process; 2000 samples
- * back to back and 2000 paced one per 10 ms, so that the listener is idle in between). Clients: pqnotify with the consumeInput/notifies loop and with the async
- * iterator, pg, postgres.js, libpq (bench/libpq-receiver.c, compiled here when cc and
- * libpq's headers exist), and node-raw (bench/raw-session.ts: Node with no client library,
- * the floor of any JavaScript client). The JavaScript listeners run as plain Node: bench/notify-listener.ts
- * and src/ bundled by tsup with the package's build settings, not transpiled on the fly by
- * tsx (whose loader adds a helper call to every closure it creates). Clients alternate within every repetition; the report gives
- * medians. Prints a table and writes bench/results/NAME.{json,md,svg}; NAME is `notify`,
- * or `notify-quick` with --quick. --cpu-prof writes V8 CPU profiles of every pqnotify
- * listener process into DIR/<client>-<payload>-<variant>-rep<n>/, one file per thread (the
- * main thread's has thread id 0 in its name).
+ * back to back and 2000 paced one per 10 ms, so that the listener is idle in between).
+ *
+ * Clients: pqnotify with the consumeInput/notifies loop and with the async iterator, pg,
+ * postgres.js, libpq (bench/libpq-receiver.c, compiled here when cc and libpq's headers
+ * exist), and node-raw (bench/raw-session.ts: Node with no client library, for reference).
+ * The JavaScript listeners run as plain Node: bench/notify-listener.ts and src/ bundled by
+ * tsup with the package's build settings, not transpiled on the fly by tsx (whose loader
+ * adds a helper call to every closure it creates). Clients alternate within every
+ * repetition; the report gives medians. Prints a table and writes
+ * bench/results/NAME.{json,md,svg}; NAME is `notify`, or `notify-quick` with --quick.
+ * --cpu-prof writes V8 CPU profiles of every pqnotify listener process into
+ * DIR/<client>-<payload>-<variant>-rep<n>/, one file per thread (the main thread's has
+ * thread id 0 in its name).
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';

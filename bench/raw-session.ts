@@ -1,6 +1,6 @@
 /**
- * The benchmark's floor for JavaScript: what Node itself costs to receive notifications, with
- * no client library. One plaintext socket reads into one reused buffer (net.Socket `onread`),
+ * The benchmark's reference for JavaScript: what Node itself costs to receive notifications,
+ * with no client library. One plaintext socket reads into one reused buffer (net.Socket `onread`),
  * messages are parsed where they lie (only a message cut by the end of a read is copied), and
  * each NotificationResponse becomes a channel string (the last one is reused while the bytes
  * repeat), a payload string (Node's native UTF-8 decoder) and a pid, handed to a callback.

@@ -270,7 +270,7 @@ class NotificationIterator implements AsyncGenerator<Notification, void, undefin
  * while another command (or its unread results) is in progress, as libpq does.
  * Asynchronous messages (notifications, notices, parameter reports) are handled whenever
  * they arrive, and notifications are queued, never dropped. While no command runs, input
- * is read ahead only up to 64 KiB (over TLS, the stream's buffer), and handled only when
+ * is read ahead only up to 128 KiB (over TLS, the stream's buffer), and handled only when
  * consumeInput() or a notification iterator takes it; the rest waits in the kernel.
  */
 export class Connection extends EventEmitter<ConnectionEvents> {

@@ -81,7 +81,7 @@ export interface ListenerOptions extends ConnectOptions, RuntimeOptions {
    * cannot serve, because the backend answers it only after sending every notification it
    * still holds for this listener, the backlog the pause is keeping out of memory. So each
    * heartbeat due while paused takes only what the socket has already buffered (at most
-   * 64 KiB, or the TLS stream's read buffer: some tens of KiB) into the iterators, and
+   * 128 KiB, or the TLS stream's read buffer: some tens of KiB) into the iterators, and
    * counts new input within `heartbeatTimeoutMs` as a sign of life: a backend with more to
    * send was blocked on the full TCP window and sends again once there is room. When nothing
    * comes, the backend has nothing in flight for this listener, so the heartbeat query is

@@ -49,7 +49,10 @@ export class DialError extends Error {
   }
 }
 
-/** Bytes per read of a ReusedBufferInput, and how many it hands over before it stops reading. */
+/**
+ * Bytes per read of a ReusedBufferInput. Reading stops once more than this were handed over
+ * and not taken: a burst whose every read fills the buffer, each taken at once, never stops it.
+ */
 const readSize = 64 * 1024;
 
 /** The ReusedBufferInput of each socket dialSocket opened with one. */
@@ -60,8 +63,9 @@ const inputs = new WeakMap<Duplex, ReusedBufferInput>();
  * the next read reuses (net.Socket's `onread`), and is handed at once to the sink given to
  * start(), which must copy what it keeps before it returns (Decoder.pushCopy). Reading thus
  * allocates nothing. The socket never emits 'data' or 'readable'; 'end', 'error' and 'close'
- * come as usual. Like a paused stream's buffer, reading stops once 64 KiB were handed over
- * since the last take(), leaving the rest to the kernel, and goes on at take().
+ * come as usual. Like a paused stream's buffer, reading stops once more than 64 KiB were
+ * handed over since the last take() (so at most 128 KiB wait), leaving the rest to the
+ * kernel, and goes on at take().
  */
 export class ReusedBufferInput {
   /** Bytes handed to the sink since the last take(). */
@@ -106,7 +110,7 @@ export class ReusedBufferInput {
   private received(bytes: Uint8Array): boolean {
     this.unread += bytes.length;
     this.sink(bytes);
-    this.stopped = this.unread >= readSize;
+    this.stopped = this.unread > readSize;
     return !this.stopped;
   }
 }

@@ -46,7 +46,7 @@ describe('dialSocket with plaintext', () => {
     stream.destroy();
   });
 
-  it('hands every byte over in order, and stops at 64 KiB not taken until take()', async () => {
+  it('hands every byte over in order, and stops past 64 KiB not taken until take()', async () => {
     const sent = pattern(3 * 1024 * 1024 + 17);
     const socket = await dial(await serve(sent), true);
     const input = reusedBufferInputOf(socket)!;
@@ -62,12 +62,12 @@ describe('dialSocket with plaintext', () => {
       received.set(bytes, at);
       at += bytes.length;
       // Take only on a later turn of the event loop: reads in between must not happen.
-      if (input.unread >= 64 * 1024) setImmediate(() => input.take());
+      if (input.unread > 64 * 1024) setImmediate(() => input.take());
     });
     await once(socket, 'close');
     expect(at).toBe(sent.length);
     expect(Buffer.compare(received, sent)).toBe(0);
-    expect(mostUnreadBefore).toBeLessThan(64 * 1024);
+    expect(mostUnreadBefore).toBeLessThanOrEqual(64 * 1024);
     expect(reused).toBe(true);
   });
 });

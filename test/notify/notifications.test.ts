@@ -215,10 +215,11 @@ describe.each(transports)('$name', ({ plain, options }) => {
     });
 
     it('all reject with CONNECTION_CLOSED when close() is called', async () => {
-      const waits = [listener.waitReadable(), listener.waitReadable({ timeout: 60_000 })];
+      const outcomes = [listener.waitReadable(), listener.waitReadable({ timeout: 60_000 })].map(
+        (wait) => expect(wait).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' }),
+      );
       await listener.close();
-      for (const wait of waits)
-        await expect(wait).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });
+      await Promise.all(outcomes);
     });
 
     it('all wake when the server ends the session, like select(); consumeInput then throws', async () => {

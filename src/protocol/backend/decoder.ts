@@ -1,5 +1,5 @@
 import { backendMessageCodes } from '../codes.js';
-import { type DecoderOptions, FrameBuffer } from '../frame.js';
+import { type DecoderOptions, type Frame, FrameBuffer } from '../frame.js';
 import {
   type BackendMessage,
   decodeOtherBackendMessage,
@@ -7,7 +7,6 @@ import {
 } from './messages.js';
 import {
   decodeNotificationFields,
-  decodeNotificationResponse,
   type NotificationFields,
   NotificationReader,
   type NotificationResponse,
@@ -73,9 +72,21 @@ export class Decoder {
   private nextThroughFrame(): BackendMessage | null {
     const frame = this.frames.next(true);
     if (frame === null) return null;
-    return frame.type === notificationCode
-      ? (frame.readWith(this.tagged) ?? decodeNotificationResponse(frame))
-      : decodeOtherBackendMessage(frame);
+    if (frame.type !== notificationCode) return decodeOtherBackendMessage(frame);
+    return (
+      frame.readWith(this.tagged) ?? {
+        type: 'NotificationResponse',
+        ...decodeNotificationFields(frame),
+      }
+    );
+  }
+
+  /**
+   * The notification in a NotificationResponse frame from `frames.next`, untagged: read in
+   * one call, or field by field when the reader declines, which throws what is malformed.
+   */
+  private untaggedIn(frame: Frame): NotificationFields {
+    return frame.readWith(this.untagged) ?? decodeNotificationFields(frame);
   }
 
   /**
@@ -96,7 +107,7 @@ export class Decoder {
       const frame = this.frames.next(true);
       if (frame === null) return null;
       if (frame.type !== notificationCode) return decodeOtherBackendMessage(frame);
-      onNotification(frame.readWith(this.untagged) ?? decodeNotificationFields(frame));
+      onNotification(this.untaggedIn(frame));
     }
   }
 
@@ -137,11 +148,9 @@ export class Decoder {
       if (this.notificationsAhead() === 0) return null;
     }
     // A counted frame is whole and has a valid header, so next() returns it.
-    let notification = this.frames.nextWith(notificationCode, this.untagged);
-    if (notification === null) {
-      const frame = this.frames.next(true)!;
-      notification = frame.readWith(this.untagged) ?? decodeNotificationFields(frame);
-    }
+    const notification =
+      this.frames.nextWith(notificationCode, this.untagged) ??
+      this.untaggedIn(this.frames.next(true)!);
     this.ahead--;
     this.aheadAt = this.frames.offset;
     return notification;

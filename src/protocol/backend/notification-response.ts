@@ -27,19 +27,8 @@ export interface NotificationResponse extends NotificationFields {
 
 /**
  * Decodes a NotificationResponse body into owned strings field by field, reporting every
- * malformation (the decoders read well-formed bodies with NotificationReader first).
- */
-export function decodeNotificationResponse(f: Frame): NotificationResponse {
-  const processId = f.int32();
-  const channel = f.cstring();
-  const payload = f.cstring();
-  // One object literal site keeps every NotificationResponse on the same hidden class.
-  return f.finishWith({ type: 'NotificationResponse', processId, channel, payload });
-}
-
-/**
- * Like decodeNotificationResponse, without the `type` tag: for a consumer that queues
- * notifications as they are, with no second object per notification.
+ * malformation. The decoders read bodies with NotificationReader first, which declines only
+ * malformed ones, so this is where their errors come from.
  */
 export function decodeNotificationFields(f: Frame): NotificationFields {
   const processId = f.int32();

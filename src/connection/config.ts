@@ -132,6 +132,11 @@ export interface ConnectionConfig {
   maxProtocolVersion: ProtocolVersion;
   /** pqnotify has no GSSAPI: `prefer` behaves as `disable`. */
   gssencmode: 'disable' | 'prefer';
+  /**
+   * `database`: a logical replication connection (a walsender that also runs SQL), which
+   * durable notifications use; undefined for an ordinary connection.
+   */
+  replication: 'database' | undefined;
 }
 
 /** A numeric option: a number, or the decimal string libpq would take. */

@@ -9,6 +9,7 @@ import {
   ProtocolError,
   Writer,
   writeBind,
+  writeCopyDone,
   writeDescribe,
   writeExecute,
   writeParse,
@@ -87,6 +88,30 @@ export interface Tracer {
   backend(message: BackendMessage): void;
 }
 
+/**
+ * A CopyBoth exchange in progress (START_REPLICATION), from Connection.copyBoth(). The
+ * connection runs no other command until it ends.
+ */
+export interface CopyBoth {
+  /**
+   * Sends one CopyData message to the server, written by `write` (which must write exactly
+   * one whole CopyData message into the connection's writer, as writeStandbyStatusUpdate
+   * does). Never blocks: the bytes are handed to the socket. Throws ConnectionError when the
+   * connection is unusable or the copy has ended.
+   */
+  send(write: (writer: Writer) => void): void;
+  /**
+   * Sends CopyDone (once) and resolves when the server has finished the command
+   * (ReadyForQuery); rejects like `done`.
+   */
+  end(): Promise<void>;
+  /**
+   * Settles when the command ends: resolves at ReadyForQuery, rejects with ServerError if the
+   * server reported an error, or with ConnectionError if the connection was lost or closed.
+   */
+  readonly done: Promise<void>;
+}
+
 /** Options fixed when a Connection is created by connect(). */
 export interface ConnectionInit {
   stream: Duplex;
@@ -105,6 +130,10 @@ export interface ConnectionInit {
 class Command {
   readonly results = new Fifo<QueryResult | ServerError>();
   finished = false;
+  /** Set for copyBoth(): where each CopyData body goes. */
+  onCopyData: ((data: Uint8Array) => void) | undefined;
+  /** True once the server sent CopyBothResponse. */
+  copyStarted = false;
   private fields: ResultField[] = [];
   private rows: (string | null)[][] = [];
   private wake: (() => void) | undefined;
@@ -133,6 +162,17 @@ class Command {
       case 'NoData':
       case 'ParameterDescription':
         return true;
+      case 'CopyBothResponse':
+        if (!this.onCopyData) return false;
+        this.copyStarted = true;
+        this.signal();
+        return true;
+      case 'CopyData':
+        if (!this.copyStarted || !this.onCopyData) return false;
+        this.onCopyData(message.data);
+        return true;
+      case 'CopyDone':
+        return this.copyStarted;
       case 'ReadyForQuery':
         this.finished = true;
         this.signal();
@@ -506,6 +546,53 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
+   * Runs a command that answers with CopyBothResponse (START_REPLICATION on a
+   * `replication=database` connection) and resolves once the server has sent it. From then
+   * on every CopyData body the server sends is passed to `onData` from the read loop, as it
+   * arrives: `onData` owns the bytes, and must not block; if it throws, the stream is out of
+   * step and the connection is torn down (CONNECTION_LOST). Rejects with ServerError when the
+   * server refuses the command (the connection stays usable), with ConnectionError when the
+   * connection is lost, and with ProtocolError if the command ends without starting a copy.
+   * Waits for earlier commands to finish first.
+   */
+  async copyBoth(sql: string, onData: (data: Uint8Array) => void): Promise<CopyBoth> {
+    await this.takeTurn();
+    const command = this.start((w) => writeQuery(w, sql));
+    command.onCopyData = onData;
+    while (!command.copyStarted) {
+      if (command.finished || this.failure) {
+        await this.collect();
+        throw new ProtocolError(`"${sql.slice(0, 40)}" ended without starting a copy`, 0);
+      }
+      const changed = command.changed();
+      this.pumpSoon();
+      await changed;
+    }
+    const done = this.collect().then(() => undefined);
+    done.catch(() => undefined);
+    let ended = false;
+    return {
+      done,
+      send: (write) => {
+        this.assertUsable();
+        if (ended || command.finished) {
+          throw new ConnectionError('CONNECTION_CLOSED', 'the copy has ended');
+        }
+        write(this.writer);
+        this.flush();
+      },
+      end: () => {
+        if (!ended && !command.finished && !this.failure) {
+          ended = true;
+          writeCopyDone(this.writer);
+          this.flush();
+        }
+        return done;
+      },
+    };
+  }
+
+  /**
    * libpq's PQisBusy: true when getResult() would have to wait for the server. Reads
    * nothing; call consumeInput() to take what has arrived.
    */
@@ -779,13 +866,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.stream.write(bytes);
   }
 
-  private start(write: (writer: Writer) => void): void {
+  private start(write: (writer: Writer) => void): Command {
     this.assertUsable();
-    this.current = new Command();
+    const command = new Command();
+    this.current = command;
     write(this.writer);
     this.txStatus = 'unknown';
     this.flush();
     this.pumpSoon();
+    return command;
   }
 
   private async collect(): Promise<QueryResult> {

@@ -827,6 +827,7 @@ function interpret(
     minProtocolVersion,
     maxProtocolVersion,
     gssencmode: choice(get('gssencmode'), ['disable', 'prefer'], 'disable'),
+    replication: get('replication')?.value.toLowerCase() === 'database' ? 'database' : undefined,
   };
   for (const [keyword, field] of [
     ['keepalives_idle', 'keepalivesIdle'],
@@ -878,7 +879,9 @@ function rejectUnsupported(settings: Map<ConninfoKeyword, Setting>): void {
           'service (connection service files, pg_service.conf); give the parameters directly',
         );
       case 'replication':
-        if (!['0', 'false', 'off', 'no'].includes(setting.value.toLowerCase())) {
+        // Logical replication (replication=database) is what durable notifications use;
+        // physical replication is not supported.
+        if (!['0', 'false', 'off', 'no', 'database'].includes(setting.value.toLowerCase())) {
           throw notSupported(setting, `replication=${setting.value}`);
         }
         break;

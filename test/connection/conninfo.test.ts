@@ -783,11 +783,7 @@ describe('resolveConfig', () => {
   describe('libpq features pqnotify does not have', () => {
     it.each([
       ['service=mydb', /service .* is not supported by pqnotify/],
-      [
-        'replication=database',
-        /replication=database \(from the connection string\) is not supported/,
-      ],
-      ['replication=true', /replication=true/],
+      ['replication=true', /replication=true \(from the connection string\) is not supported/],
       ['gssencmode=require', /gssencmode=require \(GSSAPI encryption\)/],
       ['sslcertmode=require', /sslcertmode=require/],
       ['requirepeer=postgres', /requirepeer/],
@@ -813,6 +809,7 @@ describe('resolveConfig', () => {
       );
       expect(config.gssencmode).toBe('disable');
       expect(config.sslcertmode).toBe('disable');
+      expect(config.replication).toBeUndefined();
     });
   });
 

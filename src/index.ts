@@ -5,6 +5,7 @@ export {
   Connection,
   type ConnectionEvents,
   type ConnectionStatus,
+  type CopyBoth,
   type Notification,
   type QueryResult,
   type ResultField,
@@ -13,6 +14,18 @@ export {
 } from './connection/connection.js';
 export { ConnectionError, type ConnectionErrorCode, ServerError } from './connection/errors.js';
 export { escapeIdentifier, escapeLiteral } from './connection/escape.js';
+export {
+  type CreatedSlot,
+  checkLogicalReplication,
+  createReplicationSlot,
+  dropReplicationSlot,
+  identifySystem,
+  LogicalStream,
+  type LogicalStreamOptions,
+  ReplicationError,
+  type ReplicationErrorCode,
+  type SystemIdentity,
+} from './connection/replication.js';
 export { createTracer, type TraceOptions, traceMask } from './connection/trace.js';
 export {
   type NotifyBenchCounts,
@@ -24,6 +37,22 @@ export {
   type NotifyBenchResult,
   runNotifyBench,
 } from './notify/bench.js';
+export {
+  compareDurablePositions,
+  type DurableHandler,
+  type DurableNotification,
+  type DurableNotifyOptions,
+  type DurableStatement,
+  DurableStream,
+  type DurableStreamEvents,
+  type DurableStreamOptions,
+  type DurableSubscription,
+  defaultDurablePrefix,
+  defaultDurablePublication,
+  durableNotifyStatement,
+  notifyDurable,
+  openDurableStream,
+} from './notify/durable.js';
 export {
   createListener,
   type GapMarker,

@@ -214,6 +214,11 @@ export interface LogicalStreamOptions {
   onKeepalive?: (keepalive: PrimaryKeepalive) => void;
   /** Send a standby status update at least this often, in milliseconds; default 10 000. */
   statusIntervalMs?: number;
+  /**
+   * Scheduled status updates ask the server for a keepalive, so that a silent connection can
+   * be told from an idle one; default false.
+   */
+  requestReplies?: boolean;
 }
 
 /**
@@ -258,7 +263,8 @@ export class LogicalStream {
     const copy = await conn.copyBoth(sql, stream.onData);
     stream.copy = copy;
     stream.ended = copy.done;
-    stream.timer = setInterval(() => stream.sendStatus(false), options.statusIntervalMs ?? 10_000);
+    const ask = options.requestReplies ?? false;
+    stream.timer = setInterval(() => stream.sendStatus(ask), options.statusIntervalMs ?? 10_000);
     stream.timer.unref();
     copy.done.then(
       () => stream.halt(),

@@ -66,6 +66,15 @@ export {
   type StreamOptions,
   type Subscription,
 } from './notify/listener.js';
+export {
+  dropSlot,
+  listSlots,
+  type SlotInfo,
+  SlotWatcher,
+  type SlotWatcherEvents,
+  type WatchSlotsOptions,
+  watchSlots,
+} from './notify/slots.js';
 export { PgClientError, ProtocolError } from './protocol/errors.js';
 export type { NoticeFields } from './protocol/fields.js';
 export type { Dialer, DialOptions, DialTarget } from './socket/socket.js';

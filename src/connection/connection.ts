@@ -21,6 +21,7 @@ import {
 import { type ReusedBufferInput, reusedBufferInputOf } from '../socket/socket.js';
 import type { Authenticator } from './authenticate.js';
 import { checkChannel, checkPayload } from './channels.js';
+import { type DurableNotifyOptions, durableNotifyStatement } from './emit.js';
 import { ConnectionError, ServerError } from './errors.js';
 import { escapeIdentifier, escapeLiteral } from './escape.js';
 import { Fifo } from './fifo.js';
@@ -631,6 +632,22 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     checkChannel(channel);
     checkPayload(payload);
     await this.query('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
+  /**
+   * Sends a durable notification (see durableNotifyStatement and openDurableStream): inside a
+   * transaction block it is delivered only if that transaction commits. Resolves with the
+   * message's LSN (`16/B374D848`). Needs wal_level = logical (else ServerError, SQLSTATE
+   * 55000). Waits for earlier commands to finish first; throws as durableNotifyStatement does.
+   */
+  async notifyDurable(
+    channel: string,
+    payload: string | Uint8Array = '',
+    options: DurableNotifyOptions = {},
+  ): Promise<string> {
+    const statement = durableNotifyStatement(channel, payload, options);
+    const result = await this.query(statement.text, statement.values);
+    return result.rows[0]?.[0] ?? '';
   }
 
   /**

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectOptions } from '../connection/config.js';
 import { connect, type RuntimeOptions } from '../connection/connect.js';
 import type { Connection } from '../connection/connection.js';
+import { type DurableNotifyOptions, defaultDurablePrefix } from '../connection/emit.js';
 import { ConnectionError, ServerError } from '../connection/errors.js';
 import { escapeIdentifier, escapeLiteral } from '../connection/escape.js';
 import { Fifo } from '../connection/fifo.js';
@@ -30,58 +31,15 @@ import {
  * acknowledges it. Delivery is at-least-once; see DurableNotification for exactly-once.
  */
 
-/** Default prefix of the logical message: the message prefix is `${prefix}${channel}`. */
-export const defaultDurablePrefix = 'pqnotify:';
-
 /** Default publication: pgoutput needs one, and an empty one (no tables) will do. */
 export const defaultDurablePublication = 'pqnotify_durable';
 
-/** A statement to run in the caller's own transaction, with its text parameters. */
-export interface DurableStatement {
-  text: string;
-  values: string[];
-}
-
-/** Options of durableNotifyStatement() and notifyDurable(). */
-export interface DurableNotifyOptions {
-  /** Prefix of the logical message before the channel; default `pqnotify:`. */
-  prefix?: string;
-}
-
-/**
- * The statement that sends a durable notification: `pg_logical_emit_message(true,
- * prefix || channel, payload)`, for the caller to run with Connection.query() inside its own
- * transaction: the message is delivered if and only if that transaction commits, in commit
- * order. A string payload is sent as text (UTF-8, no NUL), bytes as bytea; any size
- * PostgreSQL accepts (up to 1 GB). The statement returns the message's LSN. Throws RangeError
- * for an empty channel, TypeError for a NUL in the channel, prefix or text payload. Pure.
- */
-export function durableNotifyStatement(
-  channel: string,
-  payload: string | Uint8Array = '',
-  options: DurableNotifyOptions = {},
-): DurableStatement {
-  const prefix = options.prefix ?? defaultDurablePrefix;
-  if (channel.length === 0) throw new RangeError('a durable channel name cannot be empty');
-  if (`${prefix}${channel}`.includes('\0')) {
-    throw new TypeError('a durable channel name or prefix cannot contain a NUL character');
-  }
-  if (typeof payload === 'string') {
-    if (payload.includes('\0'))
-      throw new TypeError('a text payload cannot contain NUL; send bytes');
-    return {
-      text: 'SELECT pg_logical_emit_message(true, $1, $2::text)::text',
-      values: [`${prefix}${channel}`, payload],
-    };
-  }
-  return {
-    text: "SELECT pg_logical_emit_message(true, $1, decode($2, 'hex'))::text",
-    values: [
-      `${prefix}${channel}`,
-      Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('hex'),
-    ],
-  };
-}
+export {
+  type DurableNotifyOptions,
+  type DurableStatement,
+  defaultDurablePrefix,
+  durableNotifyStatement,
+} from '../connection/emit.js';
 
 /**
  * Sends a durable notification on `conn` (an ordinary connection): inside a transaction block
@@ -95,9 +53,7 @@ export async function notifyDurable(
   payload: string | Uint8Array = '',
   options: DurableNotifyOptions = {},
 ): Promise<string> {
-  const statement = durableNotifyStatement(channel, payload, options);
-  const result = await conn.query(statement.text, statement.values);
-  return result.rows[0]?.[0] ?? '';
+  return conn.notifyDurable(channel, payload, options);
 }
 
 /**

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type Connection,
   connect,
+  createListener,
   type DurableNotification,
   type DurableStream,
   durableNotifyStatement,
@@ -214,6 +215,17 @@ describe('durable notifications', () => {
     await notifyDurable(sql, 'b', 'last');
     await finished;
     expect(seen).toEqual(['a:1', 'b:2', 'a:3', 'b:last']);
+  });
+
+  it('helpers on Connection and Listener send durable notifications', async () => {
+    await using stream = await openDurableStream(cluster.url, { slot: newSlot() });
+    await using listener = await createListener(cluster.url);
+    const fromConn = await sql.notifyDurable('helpers', 'from connection', { prefix: 'pqnotify:' });
+    const fromListener = await listener.notifyDurable('helpers', Uint8Array.of(1, 2));
+    const items = await take(stream, 2);
+    expect(items.map((item) => item.messageLsn)).toEqual([fromConn, fromListener]);
+    expect(items[0]?.payload).toBe('from connection');
+    expect(items[1]?.data).toEqual(Uint8Array.of(1, 2));
   });
 
   it('a statement for the caller’s transaction: delivered only if it commits', async () => {

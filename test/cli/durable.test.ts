@@ -100,6 +100,47 @@ describe('pqnotify slots', () => {
   });
 });
 
+describe('pqnotify bench --mode durable', () => {
+  it('compares NOTIFY with durable messages per writer count, with nothing lost', async () => {
+    const result = await run([
+      'bench',
+      '--mode',
+      'durable',
+      '--writers',
+      '1,2',
+      '--duration',
+      '300ms',
+      '--json',
+      '--quiet',
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const rows = JSON.parse(result.stdout);
+    expect(rows.map((r: { mode: string; writers: number }) => `${r.mode} ${r.writers}`)).toEqual([
+      'notify 1',
+      'durable 1',
+      'notify 2',
+      'durable 2',
+    ]);
+    for (const row of rows) {
+      expect(row.commits).toBeGreaterThan(0);
+      expect(row.delivered).toBe(row.commits);
+      expect(row).toMatchObject({ lost: 0, duplicates: 0, outOfOrder: 0 });
+      expect(row.latencyMs.p50).toBeGreaterThan(0);
+    }
+    // No temporary slot is left behind.
+    expect(
+      (await listSlots(sql)).filter((slot) => slot.slotName.startsWith('pqnotify_bench')),
+    ).toEqual([]);
+  });
+
+  it('refuses options of the other mode', async () => {
+    const result = await run(['bench', '--mode', 'durable', '--listeners', '2']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/--mode durable does not take --listeners/);
+  });
+});
+
 describe('SlotWatcher', () => {
   it('reports a slot whose retained WAL passes the threshold', async () => {
     // A slot nobody reads: create it, then close the stream.

@@ -20,7 +20,7 @@ verbatim; PAYLOAD defaults to empty, and - reads it from stdin (one trailing new
 dropped). The payload must be shorter than 8000 bytes in UTF-8.
 
   --durable   a durable notification instead (pg_logical_emit_message, for pqnotify listen
-              --durable); no 8000-byte limit; needs wal_level = logical
+              --durable); no 8000-byte limit; read back only with wal_level = logical
   --prefix P  the message prefix for --durable (default pqnotify:)
   --url URL   the server (default: DATABASE_URL, then PG* variables, as psql)
   -h, --help  this text`;

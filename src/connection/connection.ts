@@ -637,8 +637,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * Sends a durable notification (see durableNotifyStatement and openDurableStream): inside a
    * transaction block it is delivered only if that transaction commits. Resolves with the
-   * message's LSN (`16/B374D848`). Needs wal_level = logical (else ServerError, SQLSTATE
-   * 55000). Waits for earlier commands to finish first; throws as durableNotifyStatement does.
+   * message's LSN (`16/B374D848`). Any wal_level accepts it, but only a logical slot (which
+   * needs wal_level = logical) ever reads it back. Waits for earlier commands to finish first;
+   * rejects with ServerError or ConnectionError; throws as durableNotifyStatement does.
    */
   async notifyDurable(
     channel: string,

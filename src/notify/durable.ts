@@ -44,8 +44,9 @@ export {
 /**
  * Sends a durable notification on `conn` (an ordinary connection): inside a transaction block
  * it is delivered only if that transaction commits; outside one it commits at once. Resolves
- * with the message's LSN (`16/B374D848`). Rejects with ServerError (wal_level below logical:
- * SQLSTATE 55000) or ConnectionError; throws as durableNotifyStatement() does.
+ * with the message's LSN (`16/B374D848`). Rejects with ServerError or ConnectionError;
+ * throws as durableNotifyStatement() does. The server accepts it at any wal_level, but only a
+ * logical slot (wal_level = logical) reads it back.
  */
 export async function notifyDurable(
   conn: Connection,
@@ -155,6 +156,9 @@ export interface DurableSubscription {
   unlisten(): void;
   [Symbol.dispose](): void;
 }
+
+/** How long close() waits for the server to end the replication command. */
+const STOP_PATIENCE_MS = 2000;
 
 /** Keepalives that ask for a reply this soon after the previous one count as rapid. */
 const RAPID_PING_MS = 50;
@@ -446,10 +450,17 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
     this.conn = undefined;
     this.logical = undefined;
     if (logical && conn?.status === 'ok') {
+      // A last status update and CopyDone; a server that does not answer soon is left.
+      const patience = new AbortController();
       try {
-        await Promise.race([logical.stop(), sleep(2000)]);
+        await Promise.race([
+          logical.stop(),
+          sleep(STOP_PATIENCE_MS, undefined, { signal: patience.signal }),
+        ]);
       } catch {
         // The connection is going away anyway.
+      } finally {
+        patience.abort();
       }
     }
     await conn?.close();

@@ -159,7 +159,6 @@ describe('parseConninfo: URIs', () => {
     ['postgresql://u@', { user: 'u' }],
     // libpq looks for "@" up to the first "/", even past a "?".
     ['postgresql://host?application_name=a@b', { user: 'host?application_name=a', host: 'b' }],
-    ['postgresql://a:b@c@host', { user: 'a', password: 'b', host: 'c@host' }],
     // libpq 18 drops spaces around each part.
     ['postgresql:// h /db', { host: 'h', dbname: 'db' }],
     ['postgresql://h/db?application_name= x ', { host: 'h', dbname: 'db', application_name: 'x' }],
@@ -179,7 +178,10 @@ describe('parseConninfo: errors', () => {
     ["a='x'b=c", /unknown keyword "a"/],
     ["dbname='my db", /unterminated quoted value for "dbname" \(the quote opens at position 8\)/],
     ["user='a\\", /unterminated quoted value for "user"/],
-    ['POSTGRES://h', /missing "=" after "POSTGRES:\/\/h"/],
+    [
+      'POSTGRES://h',
+      /"POSTGRES:\/\/h" is not a connection URI: the scheme must be postgresql:\/\/ or postgres:\/\/, not POSTGRES:\/\//,
+    ],
     ['postgresql://[::1]x', /unexpected character "x" at position 19/],
     ['postgresql://[]/db', /empty IPv6 address/],
     ['postgresql://[::1/db', /no closing "]"/],
@@ -218,6 +220,36 @@ describe('parseConninfo: errors', () => {
     expect(error.message).toMatch(/position|password/);
   });
 
+  it.each([
+    [
+      'postgress://postgres:secret@127.0.0.1:60701/postgres',
+      'connection string: "postgress://postgres:***@127.0.0.1:60701/postgres" is not a connection URI: the scheme must be postgresql:// or postgres://, not postgress://',
+    ],
+    [
+      'http://u:hunter2@h/db',
+      'connection string: "http://u:***@h/db" is not a connection URI: the scheme must be postgresql:// or postgres://, not http://',
+    ],
+    ['u:hunter2@host/db', 'connection string: missing "=" after "u:***@host/db" at position 1'],
+    [
+      'postgres://postgres:p@ss@127.0.0.1/db',
+      'connection URI: a second "@" at position 25, after the user info; percent-encode "@" as %40, "/" as %2F and "?" as %3F in the user name and password',
+    ],
+    [
+      'postgresql://u:p/ss@h/db',
+      'connection URI: an "@" at position 20 after the host part; if it belongs to a password, percent-encode "@" as %40, "/" as %2F and "?" as %3F in the user name and password',
+    ],
+    [
+      'postgresql://h/db?password=a&bcdef',
+      'connection URI: query parameter at position 30 has no "=value", which follows a secret parameter (percent-encode "&" in a secret as %26)',
+    ],
+    [
+      "password='abc'def=1",
+      "connection string: unknown keyword at position 15, which follows the password value; quote values that contain spaces (password='...')",
+    ],
+  ])('quotes what it shows of %j through the redaction', (input, message) => {
+    expect(configError(() => parseConninfo(input)).message).toBe(message);
+  });
+
   it('says where a password with an unquoted space went wrong', () => {
     expect(configError(() => parseConninfo('password=abc def')).message).toBe(
       `connection string: missing "=" after the word at position 14, which follows the password value; quote values that contain spaces (password='...')`,
@@ -229,7 +261,11 @@ describe('redactConninfo', () => {
   it.each([
     ['host=a password=secret user=u', 'host=a password=*** user=u'],
     ["host=a password='s e c' user=u", 'host=a password=*** user=u'],
-    ['password=abc def host=x', 'password=*** ***'],
+    ['password=abc def host=x', 'password=***'],
+    ['postgress://postgres:secret@h/db', 'postgress://postgres:***@h/db'],
+    ['u:hunter2@host/db', 'u:***@host/db'],
+    ['postgresql://u:p@ss@h/db', 'postgresql://u:***@h/db'],
+    ['postgresql://h/db?password=a&bcdef&port=1', 'postgresql://h/db?password=***&***&port=1'],
     ['password=abc def=1 host=x', 'password=*** *** host=x'],
     ["password='abc", 'password=***'],
     ['sslpassword=x oauth_client_secret=y', 'sslpassword=*** oauth_client_secret=***'],

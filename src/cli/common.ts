@@ -96,7 +96,7 @@ export function describeFailure(error: unknown): { code: ExitCodeValue; message:
   }
   if (error instanceof ServerError) {
     return {
-      code: error.code === '22023' ? ExitCode.limit : ExitCode.failure,
+      code: error.sqlState === '22023' ? ExitCode.limit : ExitCode.failure,
       message: error.message,
     };
   }

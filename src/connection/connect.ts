@@ -16,6 +16,7 @@ import type { ConnectionConfig, ConnectOptions, HostTarget } from './config.js';
 import { type BackendKey, Connection } from './connection.js';
 import { resolveConfig } from './conninfo.js';
 import { ConnectionError } from './errors.js';
+import { notPostgresql } from './first-answer.js';
 import { lookupPassword } from './pgpass.js';
 import { tlsOptions } from './tls.js';
 
@@ -54,14 +55,14 @@ export async function connect(
       try {
         targets = await dialTargets(host);
       } catch (error) {
-        failures.push(asConnectionError(error));
+        failures.push(asConnectionError(error, `${host.host}:${host.port}`));
         continue;
       }
       for (const target of targets) {
         try {
           return await attempt(config, host, target, wanted, dialer, onWarning);
         } catch (error) {
-          const failure = asConnectionError(error);
+          const failure = asConnectionError(error, target.label);
           if (failure.code === 'CONNECTION_AUTH' || failure.code === 'CONNECTION_CONFIG')
             throw failure;
           failures.push(failure);
@@ -79,23 +80,26 @@ function combine(failures: ConnectionError[]): ConnectionError {
   return new ConnectionError(last.code, failures.map((failure) => failure.message).join('\n'), {
     cause: last,
     ...(last.sqlState === undefined ? {} : { sqlState: last.sqlState }),
+    ...(last.address === undefined ? {} : { address: last.address }),
   });
 }
 
-function asConnectionError(error: unknown): ConnectionError {
+/** Any failure of one attempt as a ConnectionError; `address` names the target tried. */
+function asConnectionError(error: unknown, address: string): ConnectionError {
   if (error instanceof ConnectionError) return error;
   if (error instanceof Error && error.name === 'DialError') {
     const dial = error as DialError;
     return new ConnectionError(
       dial.reason === 'timeout' ? 'CONNECTION_TIMEOUT' : 'CONNECTION_REFUSED',
       dial.message,
-      {
-        cause: error,
-      },
+      { cause: error, address },
     );
   }
   const text = error instanceof Error ? error.message : String(error);
-  return new ConnectionError('CONNECTION_REFUSED', text, { cause: error });
+  return new ConnectionError('CONNECTION_REFUSED', `${address}: ${text}`, {
+    cause: error,
+    address,
+  });
 }
 
 function shuffled<T>(items: readonly T[]): T[] {
@@ -122,12 +126,11 @@ async function dialTargets(host: HostTarget): Promise<DialTarget[]> {
   try {
     addresses = await lookup(host.host, { all: true });
   } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code;
     throw new ConnectionError(
-      'CONNECTION_REFUSED',
-      `could not translate host name "${host.host}" to address`,
-      {
-        cause: error,
-      },
+      'CONNECTION_DNS',
+      `could not translate host name "${host.host}" to address${reason === undefined ? '' : ` (${reason})`}`,
+      { cause: error, address: `${host.host}:${host.port}` },
     );
   }
   return addresses.map(({ address }) => ({
@@ -172,7 +175,7 @@ async function attempt(
     try {
       return await startSession(config, host, target, wanted, encryption, dialer, onWarning);
     } catch (error) {
-      const failure = asConnectionError(error);
+      const failure = asConnectionError(error, target.label);
       lastError = failure;
       const retryable =
         failure.code === 'CONNECTION_TLS' ||
@@ -232,6 +235,7 @@ async function startSession(
             new ConnectionError(
               'CONNECTION_TIMEOUT',
               `timeout expired connecting to ${target.label}`,
+              { address: target.label },
             ),
           );
         },
@@ -262,30 +266,46 @@ async function open(
     plaintext: encryption === 'plain',
   });
   if (encryption === 'plain') return socket;
+  const address = target.label;
   try {
     if (encryption === 'negotiate') {
       const writer = new Writer();
       writeSSLRequest(writer);
       socket.write(writer.toBytes());
       const answer = await readExactly(socket, 1);
+      if (answer.length === 0) {
+        throw new ConnectionError(
+          'CONNECTION_TLS',
+          `${address}: the server closed the connection in answer to SSL negotiation`,
+          { address },
+        );
+      }
       if (answer[0] === 0x4e) {
         throw new ConnectionError(
           'CONNECTION_TLS',
-          `${target.label}: the server does not support SSL, but SSL was required`,
+          `${address}: the server does not support SSL, but SSL was required`,
+          { address },
         );
       }
       if (answer[0] !== 0x53) {
-        throw new ConnectionError(
-          'CONNECTION_TLS',
-          `${target.label}: ${answer.length === 0 ? 'the server closed the connection' : 'received an invalid response'} to SSL negotiation`,
-        );
+        const rest = socket.read() as Buffer | null;
+        const bytes = rest === null ? answer : new Uint8Array([...answer, ...rest.subarray(0, 64)]);
+        throw notPostgresql(address, "expected 'S' or 'N' in answer to SSL negotiation", bytes);
       }
       if (socket.readableLength > 0) {
         throw new ConnectionError(
           'CONNECTION_TLS',
-          `${target.label}: received unencrypted data after SSL response`,
+          `${address}: received unencrypted data after SSL response`,
+          { address },
         );
       }
+    }
+    if (config.sslmode === 'verify-full' && host.addressOnly) {
+      throw new ConnectionError(
+        'CONNECTION_TLS',
+        `${address}: host name must be specified for a verified SSL connection (sslmode=verify-full), but only hostaddr ${host.hostaddr} is given`,
+        { address },
+      );
     }
     return await startTls({ ...tlsOptions(config, host.host), socket });
   } catch (error) {
@@ -293,9 +313,10 @@ async function open(
     if (error instanceof ConnectionError) throw error;
     throw new ConnectionError(
       'CONNECTION_TLS',
-      `${target.label}: SSL error: ${(error as Error).message}`,
+      `${address}: SSL error: ${(error as Error).message}`,
       {
         cause: error,
+        address,
       },
     );
   }

@@ -819,17 +819,12 @@ function interpret(
     );
   }
 
-  const { hosts, addressOnly } = resolveHosts(get('host'), get('hostaddr'), get('port'));
+  const hosts = resolveHosts(get('host'), get('hostaddr'), get('port'));
 
   const postgresDir = home === undefined ? undefined : join(home, '.postgresql');
   const defaultRoot = postgresDir === undefined ? undefined : join(postgresDir, 'root.crt');
   if (sslrootcert === undefined && defaultRoot !== undefined && isFile(defaultRoot)) {
     sslrootcert = defaultRoot;
-  }
-  if (sslmode === 'verify-full' && addressOnly !== undefined) {
-    throw configError(
-      `sslmode=verify-full needs a host name to check the certificate against, but ${addressOnly} is given only as hostaddr`,
-    );
   }
 
   const defaultFile = (keyword: 'sslcert' | 'sslkey', name: string): string | undefined => {
@@ -981,13 +976,13 @@ function rejectUnsupported(settings: Map<ConninfoKeyword, Setting>): void {
 
 /**
  * Splits host/hostaddr/port lists into one HostTarget per server, as libpq's
- * connectOptions2. `addressOnly` is the first hostaddr that has no host name beside it.
+ * connectOptions2. A slot with a hostaddr and no host name is marked `addressOnly`.
  */
 function resolveHosts(
   host: Setting | undefined,
   hostaddr: Setting | undefined,
   port: Setting | undefined,
-): { hosts: HostTarget[]; addressOnly: string | undefined } {
+): HostTarget[] {
   const names = host !== undefined && host.value !== '' ? host.value.split(',') : undefined;
   const addrs =
     hostaddr !== undefined && hostaddr.value !== '' ? hostaddr.value.split(',') : undefined;
@@ -1004,7 +999,6 @@ function resolveHosts(
     );
   }
   const targets: HostTarget[] = [];
-  let addressOnly: string | undefined;
   for (let i = 0; i < count; i++) {
     const portText = ports === undefined ? '' : ((ports.length === 1 ? ports[0] : ports[i]) ?? '');
     const portNumber = portText === '' ? DEFAULT_PORT : parsePort(portText, port);
@@ -1016,8 +1010,13 @@ function resolveHosts(
           `invalid hostaddr "${addr}" (from ${hostaddr?.source}): not a numeric IPv4 or IPv6 address`,
         );
       }
-      if (name === '') addressOnly ??= addr;
-      targets.push({ host: name || addr, hostaddr: addr, port: portNumber, socketPath: undefined });
+      targets.push({
+        host: name || addr,
+        hostaddr: addr,
+        port: portNumber,
+        socketPath: undefined,
+        ...(name === '' ? { addressOnly: true } : {}),
+      });
       continue;
     }
     if (name === '') name = defaultSocketDir() || 'localhost';
@@ -1029,7 +1028,7 @@ function resolveHosts(
       socketPath: isSocket ? socketPath(name, portNumber) : undefined,
     });
   }
-  return { hosts: targets, addressOnly };
+  return targets;
 }
 
 /** The socket file of a server in `dir`; abstract "@name" sockets get Node's "\0" prefix. */
@@ -1094,9 +1093,9 @@ function choice<const T extends string>(
   );
 }
 
-/** min/max_protocol_version: "3.0", "3.2" or "latest"; '' means not set. */
+/** min/max_protocol_version: "3.0", "3.2" or "latest"; '' is refused, as by libpq 18. */
 function protocolVersion(setting: Setting | undefined): ProtocolVersion | undefined {
-  if (setting === undefined || setting.value === '') return undefined;
+  if (setting === undefined) return undefined;
   switch (setting.value) {
     case '3.0':
       return PROTOCOL_3_0;

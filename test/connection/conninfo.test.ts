@@ -564,7 +564,13 @@ describe('resolveConfig', () => {
         { host: 'b', hostaddr: '2001:db8::1', port: 5432, socketPath: undefined },
       ]);
       expect(hosts('hostaddr=192.0.2.1')).toEqual([
-        { host: '192.0.2.1', hostaddr: '192.0.2.1', port: 5432, socketPath: undefined },
+        {
+          host: '192.0.2.1',
+          hostaddr: '192.0.2.1',
+          port: 5432,
+          socketPath: undefined,
+          addressOnly: true,
+        },
       ]);
       expect(hosts('host=a,/tmp hostaddr=192.0.2.1,')).toEqual([
         { host: 'a', hostaddr: '192.0.2.1', port: 5432, socketPath: undefined },
@@ -712,11 +718,12 @@ describe('resolveConfig', () => {
       configError(() => resolve('sslnegotiation=direct'));
     });
 
-    it('refuses verify-full when a server is given only by address', () => {
-      expect(configError(() => resolve('hostaddr=192.0.2.1 sslmode=verify-full')).message).toMatch(
-        /verify-full needs a host name.*192\.0\.2\.1/,
-      );
-      expect(resolve('host=db hostaddr=192.0.2.1 sslmode=verify-full').hosts[0]?.host).toBe('db');
+    it('leaves verify-full with an address-only server to fail when TLS starts, as libpq', () => {
+      const { hosts } = resolve('host=,db hostaddr=192.0.2.1,192.0.2.2 sslmode=verify-full');
+      expect(hosts.map((h) => [h.host, h.addressOnly])).toEqual([
+        ['192.0.2.1', true],
+        ['db', undefined],
+      ]);
     });
 
     it('refuses an inverted TLS version range', () => {

@@ -16,7 +16,7 @@
  */
 import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { homedir, userInfo } from 'node:os';
+import { homedir, networkInterfaces, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type {
   ConnectionConfig,
@@ -877,7 +877,8 @@ function interpret(
     sslkey: defaultFile('sslkey', 'postgresql.key'),
     sslpassword: text('sslpassword'),
     sslcrl: text('sslcrl'),
-    sslsni: flag(get('sslsni')) ?? true,
+    // libpq reads only the first character; any other value is accepted and means off.
+    sslsni: get('sslsni')?.value.startsWith('1') ?? true,
     sslcertmode: choice(get('sslcertmode'), ['disable', 'allow'], 'allow'),
     sslMinProtocolVersion,
     sslMaxProtocolVersion,
@@ -889,18 +890,21 @@ function interpret(
     maxProtocolVersion,
     gssencmode: choice(get('gssencmode'), ['disable', 'prefer'], 'disable'),
   };
+  // With keepalives on, Linux refuses 0 for these (libpq's setsockopt then fails); with
+  // keepalives off, libpq never sets them but still reads them as integers.
+  const keepaliveMin = config.keepalives ? 1 : undefined;
   for (const [keyword, field] of [
     ['keepalives_idle', 'keepalivesIdle'],
     ['keepalives_interval', 'keepalivesInterval'],
     ['keepalives_count', 'keepalivesCount'],
-    ['tcp_user_timeout', 'tcpUserTimeout'],
   ] as const) {
-    const value = integer(get(keyword), 0);
+    const value = integer(get(keyword), keepaliveMin);
     if (value !== undefined) config[field] = value;
   }
-  // Checked, then ignored: libpq no longer compresses, and pqnotify has no GSSAPI.
-  flag(get('sslcompression'));
-  flag(get('gssdelegation'));
+  // libpq takes a negative tcp_user_timeout as 0, the system's default.
+  const tcpUserTimeout = integer(get('tcp_user_timeout'));
+  if (tcpUserTimeout !== undefined) config.tcpUserTimeout = Math.max(tcpUserTimeout, 0);
+  // sslcompression and gssdelegation are not checked by libpq either, and mean nothing here.
   return config;
 }
 
@@ -926,12 +930,20 @@ const AUTH_METHODS: readonly RequireAuthMethod[] = [
   'none',
 ];
 
+const EMPTY_REFUSED: ReadonlySet<ConninfoKeyword> = new Set([
+  'service',
+  'scram_client_key',
+  'scram_server_key',
+]);
+
 /** Refuses settings for libpq features pqnotify does not implement. */
 function rejectUnsupported(settings: Map<ConninfoKeyword, Setting>): void {
   const notSupported = (setting: Setting, what: string): ConnectionError =>
     configError(`${what} (from ${setting.source}) is not supported by pqnotify`);
   for (const [keyword, setting] of settings) {
-    if (setting.value === '') continue;
+    // An empty value is no request for the feature, except where libpq refuses it too (no
+    // service named "", a SCRAM key of length 0).
+    if (setting.value === '' && !EMPTY_REFUSED.has(keyword)) continue;
     switch (keyword) {
       case 'service':
         throw notSupported(
@@ -1005,14 +1017,15 @@ function resolveHosts(
     const addr = addrs?.[i] ?? '';
     let name = names?.[i] ?? '';
     if (addr !== '') {
-      if (isIP(addr) === 0) {
+      const numeric = numericAddress(addr);
+      if (numeric === undefined) {
         throw configError(
           `invalid hostaddr "${addr}" (from ${hostaddr?.source}): not a numeric IPv4 or IPv6 address`,
         );
       }
       targets.push({
         host: name || addr,
-        hostaddr: addr,
+        hostaddr: numeric,
         port: portNumber,
         socketPath: undefined,
         ...(name === '' ? { addressOnly: true } : {}),
@@ -1029,6 +1042,47 @@ function resolveHosts(
     });
   }
   return targets;
+}
+
+/**
+ * A hostaddr as the platform's numeric address parser reads it (libpq's getaddrinfo with
+ * AI_NUMERICHOST, glibc's rules), in the form Node dials: IPv4 in inet_aton's forms (1 to 4
+ * parts, each decimal, octal with a leading 0 or hex with 0x, the last filling the remaining
+ * bytes: "127.1", "0x7f000001") as a dotted quad; IPv6 as it is, with a numeric zone
+ * ("::1%1") or an interface name on a link-local address ("fe80::1%eth0"). Else undefined.
+ */
+function numericAddress(text: string): string | undefined {
+  const zoneAt = text.indexOf('%');
+  if (zoneAt !== -1) {
+    const address = text.slice(0, zoneAt);
+    const zone = text.slice(zoneAt + 1);
+    if (isIP(address) !== 6 || zone === '') return undefined;
+    if (/^\d+$/.test(zone)) return text;
+    const linkLocal = /^fe[89ab][0-9a-f]:/i.test(address);
+    return linkLocal && networkInterfaces()[zone] !== undefined ? text : undefined;
+  }
+  if (isIP(text) === 6) return text;
+  const parts = text.split('.');
+  if (parts.length > 4) return undefined;
+  const values: number[] = [];
+  for (const part of parts) {
+    const value = /^0[xX][0-9a-fA-F]+$/.test(part)
+      ? Number.parseInt(part.slice(2), 16)
+      : /^0[0-7]*$/.test(part)
+        ? Number.parseInt(part, 8)
+        : /^[1-9]\d*$/.test(part)
+          ? Number(part)
+          : Number.NaN;
+    if (Number.isNaN(value)) return undefined;
+    values.push(value);
+  }
+  const last = values.pop() as number;
+  if (values.some((value) => value > 255)) return undefined;
+  const lastBytes = 4 - values.length;
+  if (last >= 2 ** (8 * lastBytes)) return undefined;
+  const bytes = [...values];
+  for (let i = lastBytes - 1; i >= 0; i--) bytes.push(Math.floor(last / 2 ** (8 * i)) % 256);
+  return bytes.join('.');
 }
 
 /** The socket file of a server in `dir`; abstract "@name" sockets get Node's "\0" prefix. */
@@ -1067,16 +1121,6 @@ function integer(setting: Setting | undefined, min?: number): number | undefined
     throw configError(`${keyword} must be at least ${min}, not ${value} (from ${setting.source})`);
   }
   return value;
-}
-
-/** A "0"/"1" setting (libpq's booleans), undefined when not given. */
-function flag(setting: Setting | undefined): boolean | undefined {
-  if (setting === undefined) return undefined;
-  if (setting.value === '1') return true;
-  if (setting.value === '0') return false;
-  throw configError(
-    `invalid ${setting.keyword} value "${setting.value}" (from ${setting.source}); expected 0 or 1`,
-  );
 }
 
 /** An enumerated setting: one of `allowed`, else `fallback` when not given. */

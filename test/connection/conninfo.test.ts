@@ -613,12 +613,39 @@ describe('resolveConfig', () => {
       ["connect_timeout=''", /invalid integer value "" for connect_timeout/],
       ['connect_timeout=99999999999', /invalid integer value/],
       ['keepalives=on', /invalid integer value "on" for keepalives/],
-      ['keepalives_idle=-1', /keepalives_idle must be at least 0, not -1/],
+      ['keepalives_idle=-1', /keepalives_idle must be at least 1, not -1/],
+      ['keepalives_count=0', /keepalives_count must be at least 1, not 0/],
       ['tcp_user_timeout=x', /invalid integer value "x" for tcp_user_timeout/],
-      ['sslsni=yes', /invalid sslsni value "yes" \(from the connection string\); expected 0 or 1/],
-      ['sslcompression=2', /invalid sslcompression value "2"/],
+      ["min_protocol_version=''", /invalid min_protocol_version value ""/],
+      ["max_protocol_version=''", /invalid max_protocol_version value ""/],
+      ["service=''", /service .* is not supported/],
     ])('%s', (conninfo, message) => {
       expect(configError(() => resolve(conninfo)).message).toMatch(message);
+    });
+
+    it('reads sslsni, sslcompression and gssdelegation as libpq: only a leading 1 counts', () => {
+      expect(resolve('sslsni=1').sslsni).toBe(true);
+      expect(resolve('sslsni=yes').sslsni).toBe(false);
+      expect(resolve("sslsni=''").sslsni).toBe(false);
+      expect(resolve('sslcompression=2 gssdelegation=x').sslsni).toBe(true);
+    });
+
+    it('reads hostaddr as the platform does: inet_aton forms, IPv6 zones', () => {
+      const addr = (value: string) => resolve(`hostaddr=${value}`).hosts[0]?.hostaddr;
+      expect(addr('127.1')).toBe('127.0.0.1');
+      expect(addr('0x7f.0.0.1')).toBe('127.0.0.1');
+      expect(addr('0177.0.0.01')).toBe('127.0.0.1');
+      expect(addr('2130706433')).toBe('127.0.0.1');
+      expect(addr('1.16777215')).toBe('1.255.255.255');
+      expect(addr('::1%1')).toBe('::1%1');
+      for (const bad of ['1.16777216', '4294967296', '08.0.0.1', '1..2', '0x', '::1%lo']) {
+        expect(configError(() => resolve(`hostaddr=${bad}`)).message).toMatch(/invalid hostaddr/);
+      }
+    });
+
+    it('takes keepalive settings of 0, and negative tcp_user_timeout, as libpq', () => {
+      expect(resolve('keepalives=0 keepalives_idle=0').keepalivesIdle).toBe(0);
+      expect(resolve('tcp_user_timeout=-1').tcpUserTimeout).toBe(0);
     });
 
     it('reads keepalives as libpq: any non-zero integer is on', () => {
@@ -912,7 +939,7 @@ describe('resolveConfig', () => {
       () => resolveConfig(`postgresql://u:${secret}@h:99999/db`, undefined, env),
       () => resolveConfig({ password: secret, port: 'x' }, undefined, env),
       () => resolveConfig('', undefined, { ...env, PGPASSWORD: secret, PGPORT: 'x' }),
-      () => resolveConfig(`sslpassword=${secret} sslsni=2`, undefined, env),
+      () => resolveConfig(`sslpassword=${secret} sslmode=x`, undefined, env),
     ];
     for (const attempt of attempts) expect(configError(attempt).message).not.toContain(secret);
   });

@@ -34,8 +34,10 @@ type SessionAttrs = ConnectionConfig['targetSessionAttrs'];
  * libpq's PQconnectdb, asynchronously: resolves the conninfo (a URL or keyword/value
  * string, or an options object) with PG* environment variables and libpq's defaults, then
  * tries each host (and each address of a host name) in order until one suits
- * target_session_attrs. Rejects with ConnectionError; with several hosts, the message lists
- * why each one failed. Never puts a password in a message.
+ * target_session_attrs. Rejects with ConnectionError (see ConnectionErrorCode): at once with
+ * CONNECTION_CONFIG for bad settings and CONNECTION_AUTH for failed authentication; else, when
+ * no host suits, with the last host's error, whose message lists why each one failed, `cause`
+ * that last error and `address` its server. Never puts a password in a message.
  */
 export async function connect(
   conninfo?: string | ConnectOptions,

@@ -419,8 +419,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * The select() of the libpq loop: resolves true as soon as there is input for
    * consumeInput() (bytes in the socket or already decrypted inside TLS), false when
-   * `timeout` milliseconds pass first. Rejects when the connection is or becomes unusable,
-   * or the signal aborts. Without a timeout, no timer is set at all. Unlike select(), it
+   * `timeout` milliseconds pass first. Rejects with the connection's ConnectionError when it
+   * is or becomes unusable (CONNECTION_LOST, CONNECTION_CLOSED), or with the signal's reason
+   * when it aborts. Without a timeout, no timer is set at all. Unlike select(), it
    * also resolves at once while notifications wait in the queue (taken during a command, for
    * instance), so a loop must drain notifies() after each wake-up or it never waits.
    */
@@ -454,7 +455,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * libpq's PQexec: runs one or more SQL statements with the simple query protocol and
    * resolves with the result of the last one. Rejects with ServerError if any statement
-   * failed (the connection stays usable). Waits for earlier commands to finish first.
+   * failed (the connection stays usable), with ConnectionError (CONNECTION_LOST or
+   * CONNECTION_CLOSED) if the connection is or becomes unusable. Waits for earlier commands
+   * to finish first.
    */
   async exec(sql: string): Promise<QueryResult> {
     await this.takeTurn();
@@ -481,7 +484,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /**
    * libpq's PQsendQuery: sends SQL without waiting; read the results with getResult()
-   * until it returns null. Throws CONNECTION_BUSY while another command is in progress.
+   * until it returns null. Throws ConnectionError: CONNECTION_BUSY while another command is
+   * in progress, CONNECTION_LOST or CONNECTION_CLOSED when the connection is unusable.
    */
   sendQuery(sql: string): void {
     this.assertUsable();
@@ -497,7 +501,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * libpq's PQgetResult: the next result of the command in progress, waiting for it;
    * null once every result was returned. A failed statement rejects with ServerError,
-   * and the following call goes on with the remaining results.
+   * and the following call goes on with the remaining results; a lost or closed connection
+   * rejects with ConnectionError.
    */
   async getResult(): Promise<QueryResult | null> {
     const command = this.current;
@@ -551,7 +556,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * NOTIFY through `pg_notify($1, $2)` with parameters, so the channel is taken verbatim
    * and the payload needs no quoting. Outside a transaction block it is delivered when this
    * resolves. A channel over 63 bytes or a payload of 8000 bytes or more throws RangeError
-   * before anything is sent.
+   * before anything is sent; otherwise it rejects as exec() does.
    */
   async notify(channel: string, payload = ''): Promise<void> {
     checkChannel(channel);

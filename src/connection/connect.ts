@@ -88,7 +88,16 @@ function combine(failures: ConnectionError[]): ConnectionError {
 
 /** Any failure of one attempt as a ConnectionError; `address` names the target tried. */
 function asConnectionError(error: unknown, address: string): ConnectionError {
-  if (error instanceof ConnectionError) return error;
+  if (error instanceof ConnectionError) {
+    if (error.address !== undefined) return error;
+    // Raised where the target is not known (authentication, TLS options): the same error,
+    // with the address.
+    return new ConnectionError(error.code, error.message, {
+      ...(error.cause === undefined ? {} : { cause: error.cause }),
+      ...(error.sqlState === undefined ? {} : { sqlState: error.sqlState }),
+      address,
+    });
+  }
   if (error instanceof Error && error.name === 'DialError') {
     const dial = error as DialError;
     return new ConnectionError(

@@ -35,6 +35,7 @@ describe('authentication that a real server would not offer', () => {
     });
     const error = await connectFailure(server.url, { password: 'secret-pw' });
     expect(error.code).toBe('CONNECTION_AUTH');
+    expect(error.address).toBe(`127.0.0.1:${server.port}`);
     expect(error.message).toMatch(/before the SCRAM exchange completed/);
     expect(error.message).not.toContain('secret-pw');
   });
@@ -56,6 +57,7 @@ describe('authentication that a real server would not offer', () => {
     const error = await connectFailure(server.url);
     expect(error.code).toBe('CONNECTION_UNSUPPORTED');
     expect(error.message).toMatch(/GSS/);
+    expect(error.address).toBe(`127.0.0.1:${server.port}`);
   });
 
   it('a 32-byte cancel key on protocol 3.0 is a protocol violation: CONNECTION_LOST', async () => {

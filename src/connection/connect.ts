@@ -15,8 +15,8 @@ import { Authenticator } from './authenticate.js';
 import type { ConnectionConfig, ConnectOptions, HostTarget } from './config.js';
 import { type BackendKey, Connection } from './connection.js';
 import { resolveConfig } from './conninfo.js';
-import { ConnectionError } from './errors.js';
-import { notPostgresql } from './first-answer.js';
+import { ConnectionError, ServerError } from './errors.js';
+import { checkStartupAnswer, notPostgresql } from './first-answer.js';
 import { lookupPassword } from './pgpass.js';
 import { tlsOptions } from './tls.js';
 
@@ -300,8 +300,15 @@ async function open(
       }
       if (answer[0] !== 0x53) {
         const rest = socket.read() as Buffer | null;
-        const bytes = rest === null ? answer : new Uint8Array([...answer, ...rest.subarray(0, 64)]);
-        throw notPostgresql(address, "expected 'S' or 'N' in answer to SSL negotiation", bytes);
+        let bytes = rest === null ? answer : new Uint8Array([...answer, ...rest]);
+        if (bytes[0] === 0x45 && bytes.length < 5) {
+          // An ErrorResponse's header may come in a later segment; the server closes after it.
+          bytes = new Uint8Array([...bytes, ...(await readExactly(socket, 5 - bytes.length))]);
+        }
+        if (checkStartupAnswer(bytes) !== 'ok' || bytes[0] !== 0x45) {
+          throw notPostgresql(address, "expected 'S' or 'N' in answer to SSL negotiation", bytes);
+        }
+        throw errorDuringSsl(address, bytes);
       }
       if (socket.readableLength > 0) {
         throw new ConnectionError(
@@ -331,6 +338,35 @@ async function open(
       },
     );
   }
+}
+
+/**
+ * A PostgreSQL server may answer SSLRequest with an ErrorResponse (it cannot start a backend,
+ * say), as libpq's "server sent an error response during SSL exchange": CONNECTION_REJECTED,
+ * with the server's error when the whole message arrived.
+ */
+function errorDuringSsl(address: string, bytes: Uint8Array): ConnectionError {
+  const decoder = new Decoder();
+  decoder.push(bytes);
+  let message: ReturnType<Decoder['next']> = null;
+  try {
+    message = decoder.next();
+  } catch {
+    // A plausible header with a malformed body: reported without the server's words.
+  }
+  if (message?.type !== 'ErrorResponse') {
+    return new ConnectionError(
+      'CONNECTION_REJECTED',
+      `${address}: the server sent an error response during SSL exchange`,
+      { address },
+    );
+  }
+  const error = new ServerError(message.fields);
+  return new ConnectionError(
+    'CONNECTION_REJECTED',
+    `${address}: the server sent an error response during SSL exchange: ${error.message}`,
+    { cause: error, sqlState: error.sqlState, address },
+  );
 }
 
 function startupParameters(config: ConnectionConfig): Record<string, string> {

@@ -123,6 +123,28 @@ describe('TLS negotiation', () => {
     expect(error.message).toMatch(/unencrypted data after SSL response/);
   });
 
+  it('an ErrorResponse in answer to SSLRequest is the server refusing, not a foreign server', async () => {
+    const server = await fake(async (session) => {
+      await session.expect('SSLRequest');
+      session.send({
+        type: 'ErrorResponse',
+        fields: { severity: 'FATAL', code: '53300', message: 'sorry, too many clients already' },
+      });
+      session.end();
+    });
+    const error = await connectFailure(
+      `postgres://fake@127.0.0.1:${server.port}/fake?sslmode=require`,
+    );
+    expect(error).toMatchObject({
+      code: 'CONNECTION_REJECTED',
+      sqlState: '53300',
+      address: `127.0.0.1:${server.port}`,
+    });
+    expect(error.message).toBe(
+      `127.0.0.1:${server.port}: the server sent an error response during SSL exchange: FATAL: sorry, too many clients already (SQLSTATE 53300)`,
+    );
+  });
+
   it("sslmode=require fails when the server answers 'N'", async () => {
     const server = await fake(async (session) => {
       await session.expect('SSLRequest');

@@ -169,14 +169,18 @@ export async function createReplicationSlot(
       )
     ).rows[0];
   } catch (error) {
-    if (error instanceof ServerError && error.code === '53400') {
+    if (error instanceof ServerError && error.sqlState === '53400') {
       throw new ReplicationError(
         'REPLICATION_SLOTS_EXHAUSTED',
         `cannot create replication slot "${slot}": ${error.message}. Raise max_replication_slots (a restart) or drop unused slots (pqnotify slots --drop NAME)`,
         { cause: error },
       );
     }
-    if (error instanceof ServerError && error.code === '55000' && /wal_level/.test(error.message)) {
+    if (
+      error instanceof ServerError &&
+      error.sqlState === '55000' &&
+      /wal_level/.test(error.message)
+    ) {
       throw new ReplicationError(
         'REPLICATION_WAL_LEVEL',
         `cannot create replication slot "${slot}": ${error.message}. Set wal_level = logical and restart the server`,

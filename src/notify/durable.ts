@@ -522,7 +522,7 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
     try {
       await conn.exec(`CREATE PUBLICATION ${escapeIdentifier(this.publication)}`);
     } catch (error) {
-      if (!(error instanceof ServerError && error.code === '42710')) throw error;
+      if (!(error instanceof ServerError && error.sqlState === '42710')) throw error;
     }
   }
 
@@ -557,7 +557,7 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
     try {
       await createReplicationSlot(conn, this.slot, { temporary: this.createSlot === 'temporary' });
     } catch (error) {
-      if (!(error instanceof ServerError && error.code === '42710')) throw error;
+      if (!(error instanceof ServerError && error.sqlState === '42710')) throw error;
     }
   }
 

@@ -312,9 +312,9 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
    * Calls `handler` for each notification of `channel` ('*' for every channel), in commit
    * order, one at a time: the next item waits until the handler's promise settles. With
    * automatic acknowledgement an item is acknowledged once its handlers have returned; items no
-   * handler wants are acknowledged as they pass. A handler that throws stops the stream
-   * unacknowledged (`error` event), so the item comes again on the next start. Throws if an
-   * iterator is in use.
+   * handler wants are acknowledged as they pass. A handler that throws closes the stream with
+   * its item unacknowledged (and emits `error` when someone listens for it), so the item
+   * comes again on the next start. Throws if an iterator is in use.
    */
   listen(channel: string, handler: DurableHandler): DurableSubscription {
     if (this.iterating)
@@ -732,8 +732,8 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
         for (const handler of wanted) await handler(item);
       } catch (error) {
         const failure = error instanceof Error ? error : new Error(String(error));
-        this.emit('error', failure);
-        void this.close();
+        this.closing ??= this.shutdown(failure);
+        if (this.listenerCount('error') > 0) this.emit('error', failure);
         return;
       }
       if (this.autoAck || wanted.length === 0) this.ack(item);

@@ -243,6 +243,21 @@ describe('durable notifications', () => {
     expect(seen).toEqual(['a:1', 'b:2', 'a:3', 'b:last']);
   });
 
+  it('a handler that throws closes the stream unacknowledged: the item comes again', async () => {
+    const slot = newSlot();
+    const stream = await openDurableStream(cluster.url, { slot });
+    const failed = new Promise<Error>((resolve) => stream.once('error', resolve));
+    stream.listen('boom', (item) => {
+      if (item.payload === '2') throw new Error('handler failed on 2');
+    });
+    await emitRange(sql, 'boom', 1, 1);
+    await emitRange(sql, 'boom', 2, 3);
+    expect((await failed).message).toBe('handler failed on 2');
+    await stream.close();
+    await using again = await openDurableStream(cluster.url, { slot });
+    expect(payloads(await take(again, 2))).toEqual(['2', '3']);
+  });
+
   it('helpers on Connection and Listener send durable notifications', async () => {
     await using stream = await openDurableStream(cluster.url, { slot: newSlot() });
     await using listener = await createListener(cluster.url);

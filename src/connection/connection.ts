@@ -328,6 +328,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly sendCancel: CancelSender;
   private readonly turns = new Fifo<() => void>();
   private locked = false;
+  /** Set by holdInput(): input waits in the socket even while a command runs. */
+  private held = false;
   private current: Command | undefined;
   private startupHandler: ((message: BackendMessage) => void) | undefined;
   /**
@@ -609,6 +611,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         return done;
       },
     };
+  }
+
+  /**
+   * Stops (`true`) or restarts (`false`) taking input while a command runs: for a copyBoth()
+   * consumer with more on its hands than it can handle. Unread bytes then wait in the socket
+   * (at most 128 KiB are read ahead) and TCP flow control holds the server back; asynchronous
+   * messages wait with them. Writing goes on. Never blocks.
+   */
+  holdInput(hold: boolean): void {
+    this.held = hold;
+    if (!hold) this.pumpSoon();
   }
 
   /**
@@ -997,7 +1010,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   private wantsInput(): boolean {
     return (
-      this.startupHandler !== undefined || (this.current !== undefined && !this.current.finished)
+      this.startupHandler !== undefined ||
+      (this.current !== undefined && !this.current.finished && !this.held)
     );
   }
 

@@ -143,6 +143,12 @@ export interface DurableStreamOptions extends ConnectOptions, RuntimeOptions {
   /** Consecutive failed attempts before giving up; default unlimited. */
   reconnectMaxAttempts?: number;
   /**
+   * Most decoded items waiting to be consumed before the stream stops reading the connection
+   * (TCP backpressure: the server waits) until they fall to half; default 10 000. Catching up
+   * on a long backlog then takes bounded memory.
+   */
+  highWaterMark?: number;
+  /**
    * Skip every item at or before this position: the `lsn` and `index` of the last item the
    * application finished with, stored by it (see DurableNotification).
    */
@@ -195,7 +201,8 @@ interface OpenTransaction {
  * update (every `statusIntervalMs`, and at once with flush()); after a disconnect, a crash of
  * this process or a server restart, delivery resumes after the last acknowledgement the server
  * received. Within one DurableStream, an item delivered before a reconnect is not delivered
- * again. Decoded items wait in memory until consumed. Create with openDurableStream().
+ * again. Decoded items wait in memory until consumed, up to `highWaterMark`: then reading
+ * stops until the consumer catches up. Create with openDurableStream().
  */
 export class DurableStream extends EventEmitter<DurableStreamEvents> {
   private readonly conninfo: string | ConnectOptions | undefined;
@@ -209,6 +216,9 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
   private readonly statusIntervalMs: number;
   private readonly livenessTimeoutMs: number;
   private readonly reconnect: { initial: number; max: number; attempts: number };
+  private readonly highWaterMark: number;
+  /** True while reading is held because `highWaterMark` items wait. */
+  private holding = false;
 
   private conn: Connection | undefined;
   private logical: LogicalStream | undefined;
@@ -254,6 +264,7 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
       reconnectMaxDelayMs,
       reconnectMaxAttempts,
       after,
+      highWaterMark,
       ...connectOptions
     } = options;
     checkSlotName(slot);
@@ -267,6 +278,7 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
     this.autoAck = (ack ?? 'auto') === 'auto';
     this.statusIntervalMs = statusIntervalMs ?? 10_000;
     this.livenessTimeoutMs = livenessTimeoutMs ?? 3 * this.statusIntervalMs;
+    this.highWaterMark = highWaterMark ?? 10_000;
     if (after) {
       this.lastDelivered = { commitLsn: parseLsn(after.lsn), index: after.index };
       this.lastQueued = this.lastDelivered;
@@ -404,7 +416,8 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
    * answered: the acknowledgements made before the call are then recorded in the slot (in the
    * server's memory; a checkpoint or clean shutdown writes them to disk, so after a server
    * crash a few acknowledged items may come again). Rejects with ConnectionError when there is
-   * no live connection.
+   * no live connection. While reading is held by `highWaterMark`, the answer waits until the
+   * consumer has caught up to half of it.
    */
   flush(): Promise<void> {
     const logical = this.logical;
@@ -650,6 +663,18 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
     this.mark(this.seq, commitLsn, endLsn);
     this.advance();
     if (added) this.signal();
+    if (!this.holding && this.queue.length >= this.highWaterMark) {
+      this.holding = true;
+      this.conn?.holdInput(true);
+    }
+  }
+
+  /** Reads again once the waiting items have fallen to half the high-water mark. */
+  private release(): void {
+    if (!this.holding || this.queue.length > this.highWaterMark / 2) return;
+    this.holding = false;
+    this.lastInput = Date.now();
+    this.conn?.holdInput(false);
   }
 
   /** Records that the slot may move to `lsn` once item `seq` is acknowledged. */
@@ -696,6 +721,7 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
     for (;;) {
       const item = this.queue.shift();
       if (item) {
+        this.release();
         const position = this.positions.get(item) as ItemPosition;
         this.deliveredSeq = position.seq;
         this.lastDelivered = { commitLsn: position.commitLsn, index: position.index };
@@ -742,7 +768,7 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
 
   private checkLiveness(): void {
     const conn = this.conn;
-    if (!conn || this.closed) return;
+    if (!conn || this.closed || this.holding) return;
     if (Date.now() - this.lastInput > this.livenessTimeoutMs) {
       conn.destroy(
         new ConnectionError(
@@ -763,6 +789,7 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
     this.tx = undefined;
     // Undelivered items come again from the slot; marks beyond the delivered ones go with them.
     while (this.queue.shift() !== undefined);
+    this.holding = false;
     this.marks = this.marks.slice(this.marksHead).filter((mark) => mark.seq <= this.deliveredSeq);
     this.marksHead = 0;
     this.lastQueued = this.lastDelivered;

@@ -258,6 +258,31 @@ describe('durable notifications', () => {
     expect(payloads(await take(again, 2))).toEqual(['2', '3']);
   });
 
+  it('catching up on a backlog holds reading at the high-water mark: bounded memory, nothing lost', async () => {
+    const slot = newSlot();
+    // Create the slot, then build a backlog of 2,000 items of 1 kB while nobody reads.
+    await (await openDurableStream(cluster.url, { slot })).close();
+    for (let tx = 0; tx < 40; tx++) {
+      await sql.exec(
+        `SELECT pg_logical_emit_message(true, 'pqnotify:backlog', lpad(g::text, 1000, '0')) FROM generate_series(${tx * 50 + 1}, ${tx * 50 + 50}) g`,
+      );
+    }
+    await using stream = await openDurableStream(cluster.url, { slot, highWaterMark: 50 });
+    let peak = 0;
+    let count = 0;
+    for await (const item of stream) {
+      peak = Math.max(peak, stream.pending);
+      count++;
+      expect(Number(item.payload)).toBe(count);
+      // A slow consumer for the first 500 items: without the hold, the whole backlog would pile up.
+      if (count <= 500) await new Promise((resolve) => setTimeout(resolve, 1));
+      if (count === 2000) break;
+    }
+    // The mark, plus one transaction (50) and what one read of at most 128 kB can hold.
+    expect(peak).toBeGreaterThanOrEqual(50);
+    expect(peak).toBeLessThan(50 + 50 + 140);
+  });
+
   it('helpers on Connection and Listener send durable notifications', async () => {
     await using stream = await openDurableStream(cluster.url, { slot: newSlot() });
     await using listener = await createListener(cluster.url);

@@ -15,16 +15,6 @@ export { ConnectionError, type ConnectionErrorCode, ServerError } from './connec
 export { escapeIdentifier, escapeLiteral } from './connection/escape.js';
 export { createTracer, type TraceOptions, traceMask } from './connection/trace.js';
 export {
-  type NotifyBenchCounts,
-  NotifyBenchError,
-  type NotifyBenchLatency,
-  type NotifyBenchListenerResult,
-  type NotifyBenchOptions,
-  type NotifyBenchProgress,
-  type NotifyBenchResult,
-  runNotifyBench,
-} from './notify/bench.js';
-export {
   createListener,
   type GapMarker,
   Listener,

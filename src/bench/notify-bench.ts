@@ -7,8 +7,8 @@ import { connect, type RuntimeOptions } from '../connection/connect.js';
 import type { Connection } from '../connection/connection.js';
 import { ServerError } from '../connection/errors.js';
 import { escapeIdentifier, escapeLiteral } from '../connection/escape.js';
+import { createListener, type GapMarker, type Listener } from '../notify/listener.js';
 import { PgClientError } from '../protocol/errors.js';
-import { createListener, type GapMarker, type Listener } from './listener.js';
 
 /** Options of runNotifyBench(). Counts are whole numbers; times are milliseconds. */
 export interface NotifyBenchOptions {

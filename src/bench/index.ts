@@ -8,10 +8,13 @@
 export {
   type NotifyBenchCounts,
   NotifyBenchError,
+  type NotifyBenchErrorCount,
   type NotifyBenchLatency,
   type NotifyBenchListenerResult,
   type NotifyBenchOptions,
   type NotifyBenchProgress,
   type NotifyBenchResult,
+  type NotifyBenchSettings,
+  type NotifyBenchTimelineBucket,
   runNotifyBench,
 } from './notify-bench.js';

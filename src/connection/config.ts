@@ -39,7 +39,9 @@ export interface RequireAuth {
 
 /** A frontend/backend protocol version. `latest` means 3.2. */
 export interface ProtocolVersion {
+  /** Always 3. */
   major: 3;
+  /** 0 or 2 (3.1 was never released). */
   minor: 0 | 2;
 }
 
@@ -57,6 +59,7 @@ export interface HostTarget {
   host: string;
   /** The numeric address to connect to instead of resolving `host`, when given. */
   hostaddr: string | undefined;
+  /** The TCP port, or the number in the Unix socket's file name. */
   port: number;
   /**
    * For a Unix-domain socket (host starting with "/" or "@"): `${dir}/.s.PGSQL.${port}`,
@@ -70,7 +73,9 @@ export interface HostTarget {
 export interface ConnectionConfig {
   /** Servers to try, as listed (to be shuffled per attempt when loadBalanceHosts is random). */
   hosts: HostTarget[];
+  /** The role to connect as. */
   user: string;
+  /** The database to connect to. */
   dbname: string;
   /**
    * From the connection string, the options or PGPASSWORD only. When undefined, the
@@ -79,7 +84,9 @@ export interface ConnectionConfig {
   password: PasswordSource | undefined;
   /** PGPASSFILE / passfile, else ~/.pgpass (%APPDATA%\postgresql\pgpass.conf on Windows). */
   passfile: string;
+  /** application_name to send at startup, when given. */
   applicationName: string | undefined;
+  /** application_name to send when `applicationName` is not given. */
   fallbackApplicationName: string | undefined;
   /** Command-line options for the server (`-c name=value …`). */
   options: string | undefined;
@@ -87,6 +94,7 @@ export interface ConnectionConfig {
   clientEncoding: string | undefined;
   /** Seconds per host and address; 0 waits forever. libpq raises 1 to 2. */
   connectTimeout: number;
+  /** TCP keepalives on. */
   keepalives: boolean;
   /** Seconds; 0 or undefined: the operating system's default. */
   keepalivesIdle?: number;
@@ -115,18 +123,27 @@ export interface ConnectionConfig {
   sslcert: string | undefined;
   /** Client key; default ~/.postgresql/postgresql.key if it exists. */
   sslkey: string | undefined;
+  /** The passphrase of an encrypted client key. */
   sslpassword: string | undefined;
+  /** A certificate revocation list file. */
   sslcrl: string | undefined;
   /** Send the host name as SNI (never for IP literals). */
   sslsni: boolean;
   /** `disable`: never send a client certificate; `allow`: send one if configured. */
   sslcertmode: 'disable' | 'allow';
+  /** The oldest TLS version accepted. */
   sslMinProtocolVersion: TlsVersion;
+  /** The newest TLS version used; undefined: no limit. */
   sslMaxProtocolVersion: TlsVersion | undefined;
+  /** SCRAM channel binding: never, when the server offers it, or always. */
   channelBinding: 'disable' | 'prefer' | 'require';
+  /** The authentication methods allowed; undefined: any. */
   requireAuth: RequireAuth | undefined;
+  /** Which kind of server a connection must reach. */
   targetSessionAttrs: TargetSessionAttrs;
+  /** `random`: hosts and their addresses are tried in random order. */
   loadBalanceHosts: 'disable' | 'random';
+  /** The oldest protocol version accepted. */
   minProtocolVersion: ProtocolVersion;
   /** Defaults to 3.0, or to 3.2 when min_protocol_version asks for more than 3.0. */
   maxProtocolVersion: ProtocolVersion;

@@ -275,7 +275,7 @@ async function embeddedBinDir(): Promise<string> {
  * `owner` (the postgres OS user). That is `binDir` itself when the user can run the binaries
  * there. When it cannot (they sit under a directory only root may enter, such as a clone in
  * /root or any mode-0700 directory), it is a copy of the installation around them (bin, lib,
- * share) in a cache directory outside the project, made once per installation:
+ * share) in a cache directory outside the project, made once per PostgreSQL build:
  * PQNOTIFY_PG_CACHE, else `pqnotify-postgres` in the temporary directory.
  */
 async function binDirFor(owner: { uid: number; gid: number }, binDir: string): Promise<string> {
@@ -292,9 +292,9 @@ async function binDirFor(owner: { uid: number; gid: number }, binDir: string): P
     );
   }
   await chmod(cacheRoot, 0o755);
-  const postgres = await stat(join(installDir, 'bin', 'postgres'));
+  // Named after the server binary's content: every clone of one version shares one copy.
   const key = createHash('sha256')
-    .update(`${installDir}\0${postgres.size}\0${postgres.mtimeMs}`)
+    .update(await readFile(join(installDir, 'bin', 'postgres')))
     .digest('hex')
     .slice(0, 16);
   const copy = join(cacheRoot, key);

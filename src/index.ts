@@ -1,4 +1,18 @@
-export type { ConnectionConfig, ConnectOptions, HostTarget } from './connection/config.js';
+export type {
+  BoolOption,
+  ConnectionConfig,
+  ConnectOptions,
+  HostTarget,
+  IntOption,
+  PasswordSource,
+  ProtocolVersion,
+  ProtocolVersionSetting,
+  RequireAuth,
+  RequireAuthMethod,
+  SslMode,
+  TargetSessionAttrs,
+  TlsVersion,
+} from './connection/config.js';
 export { connect, type RuntimeOptions } from './connection/connect.js';
 export {
   type BackendKey,
@@ -12,7 +26,12 @@ export {
   type Tracer,
   type TransactionStatus,
 } from './connection/connection.js';
-export { ConnectionError, type ConnectionErrorCode, ServerError } from './connection/errors.js';
+export {
+  ConnectionError,
+  type ConnectionErrorCode,
+  type ConnectionErrorDetails,
+  ServerError,
+} from './connection/errors.js';
 export { escapeIdentifier, escapeLiteral } from './connection/escape.js';
 export {
   type CreatedSlot,
@@ -27,16 +46,6 @@ export {
   type SystemIdentity,
 } from './connection/replication.js';
 export { createTracer, type TraceOptions, traceMask } from './connection/trace.js';
-export {
-  type NotifyBenchCounts,
-  NotifyBenchError,
-  type NotifyBenchLatency,
-  type NotifyBenchListenerResult,
-  type NotifyBenchOptions,
-  type NotifyBenchProgress,
-  type NotifyBenchResult,
-  runNotifyBench,
-} from './notify/bench.js';
 export {
   compareDurablePositions,
   type DurableHandler,

@@ -1,4 +1,4 @@
-import { type DurableBenchResult, runDurableBench } from '../notify/durable-bench.js';
+import { type DurableBenchResult, runDurableBench } from '../bench/durable-bench.js';
 import { startCluster } from './cluster.js';
 import {
   type CliIo,

@@ -355,7 +355,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Options the server did not recognise (NegotiateProtocolVersion), for diagnostics. */
   unrecognizedProtocolOptions: string[] = [];
 
-  /** Wraps a connected stream; use connect() rather than this. */
+  /**
+   * Wraps a connected stream; use connect() rather than this.
+   * @internal
+   */
   constructor(init: ConnectionInit) {
     super();
     this.stream = init.stream;
@@ -825,6 +828,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * Runs the startup exchange (StartupMessage, authentication, parameter reports, cancel
    * key) and resolves at the first ReadyForQuery. Used by connect().
+   * @internal
    */
   startup(
     parameters: Record<string, string>,

@@ -724,7 +724,7 @@ interface Setting {
  * set to '' counts as unset (libpq would reject PGSSLMODE='' as an invalid sslmode).
  *
  * Throws ConnectionError CONNECTION_CONFIG for malformed or contradictory settings and for
- * libpq features pqnotify does not have (service files, replication, GSSAPI encryption,
+ * libpq features pqnotify does not have (service files, physical replication, GSSAPI encryption,
  * requirepeer, sslcertmode=require, sslcrldir, sslkeylogfile, OAuth, SCRAM keys).
  * Synchronous; only stats a few default files (see the module comment).
  */

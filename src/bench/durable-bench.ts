@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectOptions } from '../connection/config.js';
 import { connect, type RuntimeOptions } from '../connection/connect.js';
 import type { Connection } from '../connection/connection.js';
-import { openDurableStream } from './durable.js';
+import { openDurableStream } from '../notify/durable.js';
 
 /**
  * The durable-versus-NOTIFY comparison behind `pqnotify bench --mode durable`: M writer

@@ -166,3 +166,36 @@ describe('Listener retries with an injected clock', () => {
     expect(listener.state).toBe('failed');
   });
 });
+
+describe('Listener liveness', () => {
+  it('bytes of a frame that never completes are no sign of life: the heartbeat replaces the connection', async () => {
+    let sessions = 0;
+    const backend = await FakeBackend.start(async (session) => {
+      sessions += 1;
+      await session.expect('StartupMessage');
+      session.sendReady(100 + sessions);
+      if (sessions > 1) {
+        await refusingListens(session);
+        return;
+      }
+      // A NoticeResponse announcing 16 MiB, then a byte every 20 ms: bytes keep coming,
+      // and no message ever completes.
+      session.sendBytes(Uint8Array.of(0x4e, 0x01, 0x00, 0x00, 0x00));
+      const timer = setInterval(() => session.sendBytes(Uint8Array.of(0x4d)), 20);
+      session.socket.once('close', () => clearInterval(timer));
+    });
+    cleanups.push(() => backend.close());
+    const listener = new Listener(backend.url, {
+      targetSessionAttrs: 'any',
+      heartbeatIntervalMs: 200,
+      heartbeatTimeoutMs: 200,
+      reconnectInitialDelayMs: 5,
+    });
+    cleanups.push(() => listener.close());
+    await listener.start();
+    const [error] = (await once(listener, 'disconnected')) as [ConnectionError];
+    expect(error.message).toMatch(/no answer to the heartbeat within 200 ms/);
+    const [gap] = await once(listener, 'gap');
+    expect(gap).toMatchObject({ previousProcessId: 101, processId: 102 });
+  });
+});

@@ -4,6 +4,10 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 interface Pair {
   client: Socket;
   upstream: Socket | undefined;
+  /** What a held client sent before it was linked (see blackholeNew). */
+  held: Buffer[];
+  /** The 'data' listener that keeps a held client's bytes. */
+  hold?: (chunk: Buffer) => void;
 }
 
 /** A byte to change in what the server sends: see TcpProxy.corrupt(). */
@@ -132,7 +136,7 @@ export class TcpProxy {
       client.destroy();
       return;
     }
-    const pair: Pair = { client, upstream: undefined };
+    const pair: Pair = { client, upstream: undefined, held: [] };
     this.pairs.add(pair);
     const drop = () => {
       this.pairs.delete(pair);
@@ -141,7 +145,14 @@ export class TcpProxy {
     };
     client.on('error', drop);
     client.on('close', drop);
-    if (!this.holdingNew) this.link(pair);
+    if (!this.holdingNew) {
+      this.link(pair);
+      return;
+    }
+    // Read (so that a client that gives up is seen to go) but never answer.
+    pair.hold = (chunk) => pair.held.push(chunk);
+    client.on('data', pair.hold);
+    client.resume();
   }
 
   /** Connects a client to the server and forwards both ways. */
@@ -149,6 +160,8 @@ export class TcpProxy {
     const { client } = pair;
     const upstream = connect(this.target);
     pair.upstream = upstream;
+    if (pair.hold) client.off('data', pair.hold);
+    for (const chunk of pair.held.splice(0)) upstream.write(chunk);
     const drop = () => {
       this.pairs.delete(pair);
       client.destroy();

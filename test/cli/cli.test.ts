@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { freePort } from '../support/cluster.js';
 import { BIN, cleanEnv, type Finished, runNode, startNode } from '../support/process.js';
+import { TcpProxy } from '../support/proxy.js';
 import { connectTest, managed, server } from '../support/server.js';
 
 function runToEnd(args: string[], env = cleanEnv(), input?: string): Promise<Finished> {
@@ -115,6 +116,28 @@ describe('pqnotify listen', () => {
     expect(line).toBe(`"${channel}" from pid ${admin.backendPid}: after the gap`);
     run.child.kill('SIGINT');
     expect(await run.exit).toBe(0);
+  });
+});
+
+describe('pqnotify listen --wait', () => {
+  it('waits for the server, saying once why attempts fail, then listens', async () => {
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: server.port });
+    try {
+      proxy.refuse(true);
+      const url = new URL(server.url);
+      url.host = `127.0.0.1:${proxy.port}`;
+      const channel = `cli_wait_${process.pid}`;
+      const run = startNode([BIN, 'listen', channel, '--wait', '--url', url.toString()]);
+      await run.match('stderr', /attempt 1 failed: .*; retrying with backoff/);
+      while (proxy.accepted < 4) await new Promise((resolve) => setTimeout(resolve, 20));
+      proxy.refuse(false);
+      await run.match('stderr', /as pid (\d+); Ctrl-C stops/);
+      expect(run.stderr().match(/attempt \d+ failed/g)).toHaveLength(1);
+      run.child.kill('SIGINT');
+      expect(await run.exit).toBe(0);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 

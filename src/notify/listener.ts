@@ -166,7 +166,7 @@ export interface ListenerOptions extends ConnectOptions, RuntimeOptions, RetryOp
   /**
    * The heartbeat must be answered within this, or the connection is replaced; default 10 s.
    * Also the default connect timeout (rounded up to whole seconds, at least 2, as libpq's
-   * connect_timeout) of every connection attempt when connect_timeout is not set: the
+   * connect_timeout) of every connection attempt when connect_timeout is not set or 0: the
    * Listener never waits without a deadline for TCP, TLS and the startup exchange.
    */
   heartbeatTimeoutMs?: number;

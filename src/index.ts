@@ -36,16 +36,27 @@ export { createTracer, type TraceOptions, traceMask } from './connection/trace.j
 export {
   createListener,
   type GapMarker,
+  type HandlerErrorSource,
   Listener,
+  type ListenerClock,
   type ListenerEvents,
   type ListenerItem,
   type ListenerNotice,
   type ListenerNotification,
   type ListenerOptions,
+  type ListenerState,
   type NotificationHandler,
   type StreamOptions,
   type Subscription,
 } from './notify/listener.js';
+export {
+  type RetryOptions,
+  type RetryPolicy,
+  resolveRetryPolicy,
+  retriesExhausted,
+  retryDefaults,
+  retryDelay,
+} from './notify/retry.js';
 export { PgClientError, ProtocolError } from './protocol/errors.js';
 export type { NoticeFields } from './protocol/fields.js';
 export type { Dialer, DialOptions, DialTarget } from './socket/socket.js';

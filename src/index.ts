@@ -65,16 +65,27 @@ export {
 export {
   createListener,
   type GapMarker,
+  type HandlerErrorSource,
   Listener,
+  type ListenerClock,
   type ListenerEvents,
   type ListenerItem,
   type ListenerNotice,
   type ListenerNotification,
   type ListenerOptions,
+  type ListenerState,
   type NotificationHandler,
   type StreamOptions,
   type Subscription,
 } from './notify/listener.js';
+export {
+  type RetryOptions,
+  type RetryPolicy,
+  resolveRetryPolicy,
+  retriesExhausted,
+  retryDefaults,
+  retryDelay,
+} from './notify/retry.js';
 export {
   dropSlot,
   listSlots,

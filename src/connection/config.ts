@@ -103,11 +103,21 @@ export interface ConnectionConfig {
   keepalives: boolean;
   /** Seconds; 0 or undefined: the operating system's default. */
   keepalivesIdle?: number;
-  /** Seconds; 0 or undefined: the operating system's default. */
+  /**
+   * Seconds; 0 or undefined: the runtime's default. Applied only on a Node whose
+   * setKeepAlive takes an interval (Node 26); older ones probe every 1 s, whatever is set,
+   * and connect() says so through onWarning.
+   */
   keepalivesInterval?: number;
-  /** Probes; 0 or undefined: the operating system's default. */
+  /**
+   * Probes; 0 or undefined: the runtime's default. Applied only on a Node whose setKeepAlive
+   * takes a count (Node 26); older ones send 10, and connect() says so through onWarning.
+   */
   keepalivesCount?: number;
-  /** Milliseconds (TCP_USER_TIMEOUT); 0 or undefined: the operating system's default. */
+  /**
+   * Milliseconds (TCP_USER_TIMEOUT). Never applied: Node has no API for it; connect() says so
+   * through onWarning. A Listener's heartbeat bounds how long a dead peer goes unnoticed.
+   */
   tcpUserTimeout?: number;
   /**
    * As given (default `prefer`; `verify-full` when sslrootcert=system and sslmode is not

@@ -22,6 +22,13 @@ import {
   parseLsn,
   pgTimestampToDate,
 } from '../protocol/index.js';
+import {
+  type RetryOptions,
+  type RetryPolicy,
+  resolveRetryPolicy,
+  retriesExhausted,
+  retryDelay,
+} from './retry.js';
 
 /**
  * Durable notifications: messages written into the WAL with pg_logical_emit_message() at
@@ -111,8 +118,11 @@ export interface DurableStreamEvents {
   error: [error: Error];
 }
 
-/** Options of openDurableStream(), on top of connect()'s. */
-export interface DurableStreamOptions extends ConnectOptions, RuntimeOptions {
+/**
+ * Options of openDurableStream(), on top of connect()'s; reconnects follow the Listener's
+ * retry policy (RetryOptions: 250 ms doubling to 30 s, with jitter, never giving up).
+ */
+export interface DurableStreamOptions extends ConnectOptions, RuntimeOptions, RetryOptions {
   /** The replication slot (lower-case letters, digits, underscores). */
   slot: string;
   /** Message prefix before the channel; default `pqnotify:` (must match the senders'). */
@@ -136,12 +146,8 @@ export interface DurableStreamOptions extends ConnectOptions, RuntimeOptions {
   statusIntervalMs?: number;
   /** Replace a connection that has been silent this long; default 3 × statusIntervalMs. */
   livenessTimeoutMs?: number;
-  /** Delay before the second reconnect attempt (the first is immediate); default 250 ms. */
-  reconnectInitialDelayMs?: number;
-  /** Longest delay between attempts (exponential backoff with jitter); default 30 s. */
-  reconnectMaxDelayMs?: number;
-  /** Consecutive failed attempts before giving up; default unlimited. */
-  reconnectMaxAttempts?: number;
+  /** The jitter's random source, a number in [0, 1) (default Math.random); for tests. */
+  random?: () => number;
   /**
    * Most decoded items waiting to be consumed before the stream stops reading the connection
    * (TCP backpressure: the server waits) until they fall to half; default 10 000. Catching up
@@ -215,7 +221,8 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
   private readonly autoAck: boolean;
   private readonly statusIntervalMs: number;
   private readonly livenessTimeoutMs: number;
-  private readonly reconnect: { initial: number; max: number; attempts: number };
+  private readonly retry: RetryPolicy;
+  private readonly random: () => number;
   private readonly highWaterMark: number;
   /** True while reading is held because `highWaterMark` items wait. */
   private holding = false;
@@ -263,6 +270,7 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
       reconnectInitialDelayMs,
       reconnectMaxDelayMs,
       reconnectMaxAttempts,
+      random,
       after,
       highWaterMark,
       ...connectOptions
@@ -283,11 +291,12 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
       this.lastDelivered = { commitLsn: parseLsn(after.lsn), index: after.index };
       this.lastQueued = this.lastDelivered;
     }
-    this.reconnect = {
-      initial: reconnectInitialDelayMs ?? 250,
-      max: reconnectMaxDelayMs ?? 30_000,
-      attempts: reconnectMaxAttempts ?? Number.POSITIVE_INFINITY,
-    };
+    this.retry = resolveRetryPolicy({
+      reconnectInitialDelayMs,
+      reconnectMaxDelayMs,
+      reconnectMaxAttempts,
+    });
+    this.random = random ?? Math.random;
   }
 
   /** The slot's position this stream has confirmed to the server, in pg_lsn form. */
@@ -802,11 +811,9 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
   }
 
   private async reconnectLoop(): Promise<void> {
-    const { initial, max, attempts } = this.reconnect;
     for (let attempt = 1; ; attempt++) {
       if (this.closed) return;
-      const ceiling = attempt === 1 ? 0 : Math.min(max, initial * 2 ** (attempt - 2));
-      const delayMs = Math.round(ceiling * (0.5 + Math.random() / 2));
+      const delayMs = retryDelay(this.retry, attempt, this.random);
       this.emit('reconnecting', { attempt, delayMs });
       try {
         if (delayMs > 0) await sleep(delayMs, undefined, { signal: this.abort.signal });
@@ -819,7 +826,7 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
           failure instanceof ReplicationError ||
           (failure instanceof ConnectionError &&
             (failure.code === 'CONNECTION_AUTH' || failure.code === 'CONNECTION_CONFIG'));
-        if (fatal || attempt >= attempts) {
+        if (fatal || retriesExhausted(this.retry, attempt)) {
           this.closing ??= this.shutdown(failure);
           await this.closing;
           if (this.listenerCount('error') > 0) this.emit('error', failure);

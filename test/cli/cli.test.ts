@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { freePort, startCluster } from '../support/cluster.js';
 import { BIN, cleanEnv, type Finished, runNode, startNode } from '../support/process.js';
+import { TcpProxy } from '../support/proxy.js';
 import { connectTest, managed, server } from '../support/server.js';
 
 function runToEnd(args: string[], env = cleanEnv(), input?: string): Promise<Finished> {
@@ -116,6 +117,34 @@ describe('pqnotify listen', () => {
     expect(line).toBe(`"${channel}" from pid ${admin.backendPid}: after the gap`);
     run.child.kill('SIGINT');
     expect(await run.exit).toBe(0);
+  });
+});
+
+describe('pqnotify listen --wait', () => {
+  it('waits for the server, saying once why attempts fail, then listens', async () => {
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: server.port });
+    try {
+      proxy.refuse(true);
+      const url = new URL(server.url);
+      url.host = `127.0.0.1:${proxy.port}`;
+      const channel = `cli_wait_${process.pid}`;
+      const run = startNode([BIN, 'listen', channel, '--wait', '--url', url.toString()]);
+      await run.match('stderr', /attempt 1 failed: .*; retrying with backoff/);
+      while (proxy.accepted < 8) await new Promise((resolve) => setTimeout(resolve, 20));
+      proxy.refuse(false);
+      await run.match('stderr', /as pid (\d+); Ctrl-C stops/);
+      // Each reason once (a refused connect can read as a reset or as an early close).
+      const reasons = [...run.stderr().matchAll(/attempt \d+ failed: (.*); retrying/g)].map(
+        (match) => match[1],
+      );
+      expect(reasons.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(reasons).size).toBe(reasons.length);
+      expect(reasons.length).toBeLessThan(proxy.accepted - 1);
+      run.child.kill('SIGINT');
+      expect(await run.exit).toBe(0);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 

@@ -362,10 +362,12 @@ describe('durable notifications through faults', () => {
       await emitRange(sql, 'hole', 1, 3);
       const before = await take(stream, 3);
       const lost = new Promise<Error>((resolve) => stream.once('disconnected', resolve));
-      proxy.stall();
+      proxy.blackhole();
+      proxy.blackholeNew(true);
       await emitRange(sql, 'hole', 4, 5);
       expect((await lost).message).toMatch(/no answer .* for 500 ms/);
       const reconnected = new Promise((resolve) => stream.once('connected', resolve));
+      proxy.blackholeNew(false);
       proxy.resume();
       await reconnected;
       expect(payloads([...before, ...(await take(stream, 2))])).toEqual(range(1, 5));

@@ -19,6 +19,7 @@ export {
   Connection,
   type ConnectionEvents,
   type ConnectionStatus,
+  type CopyBoth,
   type Notification,
   type QueryResult,
   type ResultField,
@@ -32,7 +33,35 @@ export {
   ServerError,
 } from './connection/errors.js';
 export { escapeIdentifier, escapeLiteral } from './connection/escape.js';
+export {
+  type CreatedSlot,
+  checkLogicalReplication,
+  createReplicationSlot,
+  dropReplicationSlot,
+  identifySystem,
+  LogicalStream,
+  type LogicalStreamOptions,
+  ReplicationError,
+  type ReplicationErrorCode,
+  type SystemIdentity,
+} from './connection/replication.js';
 export { createTracer, type TraceOptions, traceMask } from './connection/trace.js';
+export {
+  compareDurablePositions,
+  type DurableHandler,
+  type DurableNotification,
+  type DurableNotifyOptions,
+  type DurableStatement,
+  DurableStream,
+  type DurableStreamEvents,
+  type DurableStreamOptions,
+  type DurableSubscription,
+  defaultDurablePrefix,
+  defaultDurablePublication,
+  durableNotifyStatement,
+  notifyDurable,
+  openDurableStream,
+} from './notify/durable.js';
 export {
   createListener,
   type GapMarker,
@@ -57,6 +86,15 @@ export {
   retryDefaults,
   retryDelay,
 } from './notify/retry.js';
+export {
+  dropSlot,
+  listSlots,
+  type SlotInfo,
+  SlotWatcher,
+  type SlotWatcherEvents,
+  type WatchSlotsOptions,
+  watchSlots,
+} from './notify/slots.js';
 export { PgClientError, ProtocolError } from './protocol/errors.js';
 export type { NoticeFields } from './protocol/fields.js';
 export type { Dialer, DialOptions, DialTarget } from './socket/socket.js';

@@ -1,10 +1,17 @@
 /**
  * `pqnotify/bench`: the LISTEN/NOTIFY load test behind `pqnotify bench`, for programs that
  * want its numbers without the command line. K listeners, M notifiers, C channels; it
- * measures throughput, end-to-end latency, loss and the server's queue.
+ * measures throughput, end-to-end latency, loss and the server's queue. runDurableBench is
+ * `pqnotify bench --mode durable`: NOTIFY against durable notifications, per writer count.
  *
  * @packageDocumentation
  */
+
+export {
+  type DurableBenchOptions,
+  type DurableBenchResult,
+  runDurableBench,
+} from './durable-bench.js';
 export {
   type NotifyBenchCounts,
   NotifyBenchError,

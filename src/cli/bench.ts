@@ -22,6 +22,7 @@ import {
   warnOn,
   writeLine,
 } from './common.js';
+import { durableBenchCommand } from './durable-bench.js';
 import { markdownTable, plural } from './format.js';
 
 const HELP = `Usage: pqnotify bench [--url URL] [options]
@@ -49,6 +50,14 @@ starts an embedded PostgreSQL for the run.
   --quiet                no progress on stderr
   --url URL              the server (default: DATABASE_URL, then PG* variables, as psql)
   -h, --help             this text
+
+  --mode durable         instead: NOTIFY against durable notifications. For each count in
+                         --writers (default 1,4,16), that many writers commit one notification
+                         per transaction for --duration (default 5s), with NOTIFY and then
+                         with pg_logical_emit_message, read by one LISTEN connection or one
+                         durable stream; a table compares commits/s, delivery and latency and
+                         counts losses (needs wal_level = logical; the embedded server has it).
+                         Takes --writers, --duration, --payload-size, --json, --quiet, --url
 
 Latency is from the pg_notify() call to the harness reading the notification, on one
 clock. "lost" counts sequence gaps no reconnect explains; "in gaps" those sent while a
@@ -252,6 +261,8 @@ export async function benchCommand(args: string[], io: CliIo): Promise<number> {
     json: { type: 'boolean' },
     chart: { type: 'string' },
     quiet: { type: 'boolean' },
+    mode: { type: 'string' },
+    writers: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -259,6 +270,26 @@ export async function benchCommand(args: string[], io: CliIo): Promise<number> {
     return ExitCode.ok;
   }
   if (positionals.length > 0) throw new UsageError('bench takes no arguments, only options');
+  if (values.mode !== undefined && values.mode !== 'notify') {
+    if (values.mode !== 'durable') throw new UsageError('--mode is notify or durable');
+    const { url, writers, duration: d, 'payload-size': size, json, quiet, ...other } = values;
+    const extra = Object.keys(other).filter((name) => name !== 'mode' && name !== 'help');
+    if (extra.length > 0) {
+      throw new UsageError(`--mode durable does not take --${extra.join(', --')}`);
+    }
+    return durableBenchCommand(
+      {
+        url,
+        writers,
+        durationMs: duration('duration', d),
+        payloadSize: integer('payload-size', size, 40),
+        json: json ?? false,
+        quiet: quiet ?? false,
+      },
+      io,
+    );
+  }
+  if (values.writers !== undefined) throw new UsageError('--writers goes with --mode durable');
   const options = benchOptions(values);
   const progress = values.quiet ? undefined : progressPrinter(io);
   const result = await withServer(values.url, io, async (conninfo) => {

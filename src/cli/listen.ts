@@ -12,8 +12,10 @@ import {
   warnOn,
   writeLine,
 } from './common.js';
+import { durableListen } from './durable.js';
 
 const HELP = `Usage: pqnotify listen CHANNEL... [--json] [--wait] [--url URL]
+       pqnotify listen --durable --slot NAME [CHANNEL...] [--json] [--url URL]
 
 LISTENs on each CHANNEL (taken verbatim: case, spaces and quotes are kept) and prints one
 line per notification until Ctrl-C. Reconnects when the connection is lost, LISTENs again
@@ -21,7 +23,16 @@ and reports on stderr that notifications sent meanwhile may have been missed. Sa
 stderr why reconnect attempts fail, once per distinct reason.
 
   --json      one JSON object per line: channel, payload, processId (the sender's backend
-              pid) and receivedAt (ISO 8601)
+              pid) and receivedAt (ISO 8601); with --durable: channel, payload, lsn,
+              index, xid and commitTime
+  --durable   durable notifications (pqnotify notify --durable) from the replication slot
+              --slot NAME, created if missing: nothing sent while this command is not
+              running is lost; each one is acknowledged once printed, and the next run
+              starts after it. Needs wal_level = logical and a role with REPLICATION.
+              Without CHANNELs, every channel. Drop the slot when done (pqnotify slots)
+  --slot NAME the replication slot for --durable
+  --prefix P  the message prefix for --durable (default pqnotify:)
+  --temporary with --durable: a slot that goes away with the connection
   --wait      wait for the server to come up (retrying with backoff) instead of exiting
               when the first connection fails; a wrong password still exits at once
   --url URL   the server (default: DATABASE_URL, then PG* variables, as psql)
@@ -33,11 +44,31 @@ export async function listenCommand(args: string[], io: CliIo): Promise<number> 
     json: { type: 'boolean' },
     wait: { type: 'boolean' },
     url: { type: 'string' },
+    durable: { type: 'boolean' },
+    slot: { type: 'string' },
+    prefix: { type: 'string' },
+    temporary: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     await writeLine(io.stdout, HELP);
     return ExitCode.ok;
+  }
+  if (values.durable) {
+    return durableListen(
+      {
+        channels: positionals,
+        slot: values.slot,
+        url: values.url,
+        json: values.json ?? false,
+        prefix: values.prefix,
+        temporary: values.temporary ?? false,
+      },
+      io,
+    );
+  }
+  if (values.slot !== undefined || values.prefix !== undefined || values.temporary) {
+    throw new UsageError('--slot, --prefix and --temporary go with --durable');
   }
   if (positionals.length === 0) throw new UsageError('listen needs at least one channel');
   for (const channel of positionals) checkLimit(() => checkChannel(channel));

@@ -4,12 +4,16 @@ import { benchCommand } from './bench.js';
 import { type CliIo, describeFailure, ExitCode, writeLine } from './common.js';
 import { listenCommand } from './listen.js';
 import { notifyCommand } from './notify.js';
+import { slotsCommand } from './slots.js';
 
 const USAGE = `pqnotify: PostgreSQL LISTEN/NOTIFY from the command line
 
 Usage:
   pqnotify listen CHANNEL... [--json] [--url URL]   print notifications as they arrive
   pqnotify notify CHANNEL [PAYLOAD] [--url URL]     send one (PAYLOAD - reads stdin)
+  pqnotify listen --durable --slot NAME [CHANNEL...] durable notifications from a slot
+  pqnotify notify --durable CHANNEL [PAYLOAD]       send a durable one
+  pqnotify slots [--drop NAME]                      replication slots and retained WAL
   pqnotify bench [--url URL] [options]              load test: K listeners, M notifiers
   pqnotify COMMAND --help                           options of a command
   pqnotify --version                                the version of pqnotify
@@ -25,6 +29,7 @@ const COMMANDS: Record<string, Command> = {
   bench: benchCommand,
   listen: listenCommand,
   notify: notifyCommand,
+  slots: slotsCommand,
 };
 
 /**

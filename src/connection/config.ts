@@ -164,6 +164,11 @@ export interface ConnectionConfig {
   maxProtocolVersion: ProtocolVersion;
   /** pqnotify has no GSSAPI: `prefer` behaves as `disable`. */
   gssencmode: 'disable' | 'prefer';
+  /**
+   * `database`: a logical replication connection (a walsender that also runs SQL), which
+   * durable notifications use; undefined for an ordinary connection.
+   */
+  replication: 'database' | undefined;
 }
 
 /** A numeric option: a number, or the decimal string libpq would take. */
@@ -318,10 +323,11 @@ export interface ConnectOptions {
   /** Accepted and unused (no GSSAPI). libpq `gssdelegation`; default off. */
   gssdelegation?: BoolOption;
   /**
-   * Replication connections are not supported: only the values that turn replication off
-   * are accepted. libpq `replication`; default off.
+   * `database` opens a logical replication connection (what durable notifications use: see
+   * openDurableStream); physical replication is not supported, so the other accepted values
+   * turn replication off. libpq `replication`; default off.
    */
-  replication?: '0' | 'false' | 'off' | 'no';
+  replication?: '0' | 'false' | 'off' | 'no' | 'database';
   /** Not supported: refused (give the settings directly). libpq `service` (pg_service.conf). */
   service?: string;
   /**

@@ -413,6 +413,7 @@ function startupParameters(config: ConnectionConfig): Record<string, string> {
   const applicationName = config.applicationName ?? config.fallbackApplicationName;
   if (applicationName !== undefined) parameters.application_name = applicationName;
   if (config.options !== undefined) parameters.options = config.options;
+  if (config.replication !== undefined) parameters.replication = config.replication;
   return parameters;
 }
 

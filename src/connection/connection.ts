@@ -9,6 +9,7 @@ import {
   ProtocolError,
   Writer,
   writeBind,
+  writeCopyDone,
   writeDescribe,
   writeExecute,
   writeParse,
@@ -20,6 +21,7 @@ import {
 import { type ReusedBufferInput, reusedBufferInputOf } from '../socket/socket.js';
 import type { Authenticator } from './authenticate.js';
 import { checkChannel, checkPayload } from './channels.js';
+import { type DurableNotifyOptions, durableNotifyStatement } from './emit.js';
 import { ConnectionError, ServerError } from './errors.js';
 import { escapeIdentifier, escapeLiteral } from './escape.js';
 import { Fifo } from './fifo.js';
@@ -88,6 +90,30 @@ export interface Tracer {
   backend(message: BackendMessage): void;
 }
 
+/**
+ * A CopyBoth exchange in progress (START_REPLICATION), from Connection.copyBoth(). The
+ * connection runs no other command until it ends.
+ */
+export interface CopyBoth {
+  /**
+   * Sends one CopyData message to the server, written by `write` (which must write exactly
+   * one whole CopyData message into the connection's writer, as writeStandbyStatusUpdate
+   * does). Never blocks: the bytes are handed to the socket. Throws ConnectionError when the
+   * connection is unusable or the copy has ended.
+   */
+  send(write: (writer: Writer) => void): void;
+  /**
+   * Sends CopyDone (once) and resolves when the server has finished the command
+   * (ReadyForQuery); rejects like `done`.
+   */
+  end(): Promise<void>;
+  /**
+   * Settles when the command ends: resolves at ReadyForQuery, rejects with ServerError if the
+   * server reported an error, or with ConnectionError if the connection was lost or closed.
+   */
+  readonly done: Promise<void>;
+}
+
 /** Options fixed when a Connection is created by connect(). */
 export interface ConnectionInit {
   stream: Duplex;
@@ -106,6 +132,10 @@ export interface ConnectionInit {
 class Command {
   readonly results = new Fifo<QueryResult | ServerError>();
   finished = false;
+  /** Set for copyBoth(): where each CopyData body goes. */
+  onCopyData: ((data: Uint8Array) => void) | undefined;
+  /** True once the server sent CopyBothResponse. */
+  copyStarted = false;
   private fields: ResultField[] = [];
   private rows: (string | null)[][] = [];
   private wake: (() => void) | undefined;
@@ -134,6 +164,17 @@ class Command {
       case 'NoData':
       case 'ParameterDescription':
         return true;
+      case 'CopyBothResponse':
+        if (!this.onCopyData) return false;
+        this.copyStarted = true;
+        this.signal();
+        return true;
+      case 'CopyData':
+        if (!this.copyStarted || !this.onCopyData) return false;
+        this.onCopyData(message.data);
+        return true;
+      case 'CopyDone':
+        return this.copyStarted;
       case 'ReadyForQuery':
         this.finished = true;
         this.signal();
@@ -289,6 +330,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly sendCancel: CancelSender;
   private readonly turns = new Fifo<() => void>();
   private locked = false;
+  /** Set by holdInput(): input waits in the socket even while a command runs. */
+  private held = false;
   private current: Command | undefined;
   private startupHandler: ((message: BackendMessage) => void) | undefined;
   /**
@@ -539,6 +582,64 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
+   * Runs a command that answers with CopyBothResponse (START_REPLICATION on a
+   * `replication=database` connection) and resolves once the server has sent it. From then
+   * on every CopyData body the server sends is passed to `onData` from the read loop, as it
+   * arrives: `onData` owns the bytes, and must not block; if it throws, the stream is out of
+   * step and the connection is torn down (CONNECTION_LOST). Rejects with ServerError when the
+   * server refuses the command (the connection stays usable), with ConnectionError when the
+   * connection is lost, and with ProtocolError if the command ends without starting a copy.
+   * Waits for earlier commands to finish first.
+   */
+  async copyBoth(sql: string, onData: (data: Uint8Array) => void): Promise<CopyBoth> {
+    await this.takeTurn();
+    const command = this.start((w) => writeQuery(w, sql));
+    command.onCopyData = onData;
+    while (!command.copyStarted) {
+      if (command.finished || this.failure) {
+        await this.collect();
+        throw new ProtocolError(`"${sql.slice(0, 40)}" ended without starting a copy`, 0);
+      }
+      const changed = command.changed();
+      this.pumpSoon();
+      await changed;
+    }
+    const done = this.collect().then(() => undefined);
+    done.catch(() => undefined);
+    let ended = false;
+    return {
+      done,
+      send: (write) => {
+        this.assertUsable();
+        if (ended || command.finished) {
+          throw new ConnectionError('CONNECTION_CLOSED', 'the copy has ended');
+        }
+        write(this.writer);
+        this.flush();
+      },
+      end: () => {
+        if (!ended && !command.finished && !this.failure) {
+          ended = true;
+          writeCopyDone(this.writer);
+          this.flush();
+        }
+        return done;
+      },
+    };
+  }
+
+  /**
+   * Stops (`true`) or restarts (`false`) taking input while a command runs: for a copyBoth()
+   * consumer with more on its hands than it can handle. Unread bytes then wait in the socket
+   * (at most 128 KiB are read ahead) and TCP flow control holds the server back; asynchronous
+   * messages wait with them. Writing goes on. Never blocks.
+   */
+  holdInput(hold: boolean): void {
+    this.held = hold;
+    if (!hold) this.pumpSoon();
+  }
+
+  /**
    * libpq's PQisBusy: true when getResult() would have to wait for the server. Reads
    * nothing; call consumeInput() to take what has arrived.
    */
@@ -577,6 +678,23 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     checkChannel(channel);
     checkPayload(payload);
     await this.query('SELECT pg_notify($1, $2)', [channel, payload]);
+  }
+
+  /**
+   * Sends a durable notification (see durableNotifyStatement and openDurableStream): inside a
+   * transaction block it is delivered only if that transaction commits. Resolves with the
+   * message's LSN (`16/B374D848`). Any wal_level accepts it, but only a logical slot (which
+   * needs wal_level = logical) ever reads it back. Waits for earlier commands to finish first;
+   * rejects with ServerError or ConnectionError; throws as durableNotifyStatement does.
+   */
+  async notifyDurable(
+    channel: string,
+    payload: string | Uint8Array = '',
+    options: DurableNotifyOptions = {},
+  ): Promise<string> {
+    const statement = durableNotifyStatement(channel, payload, options);
+    const result = await this.query(statement.text, statement.values);
+    return result.rows[0]?.[0] ?? '';
   }
 
   /**
@@ -834,13 +952,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.stream.write(bytes);
   }
 
-  private start(write: (writer: Writer) => void): void {
+  private start(write: (writer: Writer) => void): Command {
     this.assertUsable();
-    this.current = new Command();
+    const command = new Command();
+    this.current = command;
     write(this.writer);
     this.txStatus = 'unknown';
     this.flush();
     this.pumpSoon();
+    return command;
   }
 
   private async collect(): Promise<QueryResult> {
@@ -906,7 +1026,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   private wantsInput(): boolean {
     return (
-      this.startupHandler !== undefined || (this.current !== undefined && !this.current.finished)
+      this.startupHandler !== undefined ||
+      (this.current !== undefined && !this.current.finished && !this.held)
     );
   }
 

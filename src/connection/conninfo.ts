@@ -724,7 +724,7 @@ interface Setting {
  * set to '' counts as unset (libpq would reject PGSSLMODE='' as an invalid sslmode).
  *
  * Throws ConnectionError CONNECTION_CONFIG for malformed or contradictory settings and for
- * libpq features pqnotify does not have (service files, replication, GSSAPI encryption,
+ * libpq features pqnotify does not have (service files, physical replication, GSSAPI encryption,
  * requirepeer, sslcertmode=require, sslcrldir, sslkeylogfile, OAuth, SCRAM keys).
  * Synchronous; only stats a few default files (see the module comment).
  */
@@ -889,6 +889,7 @@ function interpret(
     minProtocolVersion,
     maxProtocolVersion,
     gssencmode: choice(get('gssencmode'), ['disable', 'prefer'], 'disable'),
+    replication: get('replication')?.value.toLowerCase() === 'database' ? 'database' : undefined,
   };
   // With keepalives on, Linux refuses 0 for these (libpq's setsockopt then fails); with
   // keepalives off, libpq never sets them but still reads them as integers.
@@ -951,7 +952,9 @@ function rejectUnsupported(settings: Map<ConninfoKeyword, Setting>): void {
           'service (connection service files, pg_service.conf); give the parameters directly',
         );
       case 'replication':
-        if (!['0', 'false', 'off', 'no'].includes(setting.value.toLowerCase())) {
+        // Logical replication (replication=database) is what durable notifications use;
+        // physical replication is not supported.
+        if (!['0', 'false', 'off', 'no', 'database'].includes(setting.value.toLowerCase())) {
           throw notSupported(setting, `replication=${setting.value}`);
         }
         break;

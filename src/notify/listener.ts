@@ -5,6 +5,7 @@ import type { ConnectOptions } from '../connection/config.js';
 import { connect, type RuntimeOptions } from '../connection/connect.js';
 import type { Connection, Notification } from '../connection/connection.js';
 import { resolveConfig } from '../connection/conninfo.js';
+import { type DurableNotifyOptions, durableNotifyStatement } from '../connection/emit.js';
 import { ConnectionError, ServerError } from '../connection/errors.js';
 import { escapeIdentifier } from '../connection/escape.js';
 import { Fifo } from '../connection/fifo.js';
@@ -467,6 +468,23 @@ export class Listener extends EventEmitter<ListenerEvents> {
     this.assertOpen();
     await this.until(() => this.conn !== undefined);
     await this.conn?.notify(channel, payload);
+  }
+
+  /**
+   * A durable notification (Connection.notifyDurable) through the listener's connection,
+   * waiting for it while reconnecting. Resolves with the message's LSN.
+   */
+  async notifyDurable(
+    channel: string,
+    payload: string | Uint8Array = '',
+    options: DurableNotifyOptions = {},
+  ): Promise<string> {
+    durableNotifyStatement(channel, payload, options);
+    this.assertOpen();
+    await this.until(() => this.conn !== undefined);
+    const conn = this.conn;
+    if (!conn) throw new ConnectionError('CONNECTION_CLOSED', 'the listener was closed');
+    return conn.notifyDurable(channel, payload, options);
   }
 
   /** Iterates over everything the listener receives: notifications and gap markers. */

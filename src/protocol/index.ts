@@ -47,6 +47,18 @@ export type {
   NotificationFields,
   NotificationResponse,
 } from './backend/notification-response.js';
+export {
+  decodePgoutputMessage,
+  encodePgoutputMessage,
+  type PgoutputBegin,
+  type PgoutputColumn,
+  type PgoutputCommit,
+  type PgoutputMessage,
+  type PgoutputMessageUnion,
+  type PgoutputOther,
+  type PgoutputRelation,
+  pgoutputCodes,
+} from './backend/pgoutput.js';
 export type {
   CommandComplete,
   DataRow,
@@ -54,6 +66,14 @@ export type {
   FieldDescription,
   RowDescription,
 } from './backend/query-results.js';
+export {
+  decodeReplicationMessage,
+  type PrimaryKeepalive,
+  type ReplicationMessage,
+  replicationMessageCodes,
+  writeReplicationMessage,
+  type XLogData,
+} from './backend/replication.js';
 export type {
   BackendKeyData,
   NegotiateProtocolVersion,
@@ -114,6 +134,11 @@ export {
 } from './frontend/password.js';
 export { type Query, writeQuery } from './frontend/query.js';
 export {
+  decodeStandbyStatusUpdate,
+  type StandbyStatusUpdate,
+  writeStandbyStatusUpdate,
+} from './frontend/replication.js';
+export {
   type CancelRequest,
   type GSSENCRequest,
   type SSLRequest,
@@ -125,4 +150,12 @@ export {
   writeStartupMessage,
 } from './frontend/startup.js';
 export { type Terminate, writeTerminate } from './frontend/terminate.js';
+export {
+  dateToPgTimestamp,
+  formatLsn,
+  parseLsn,
+  pgTimestampToDate,
+  readInt64,
+  readUint64,
+} from './lsn.js';
 export { Writer } from './writer.js';

@@ -95,6 +95,18 @@ export class Writer {
     return this;
   }
 
+  /**
+   * Writes a big-endian Int64 (-2^63..2^64-1; values of 2^63 and above as unsigned, such as
+   * LSNs). Throws RangeError out of that range, dropping the open message.
+   */
+  int64(value: bigint): this {
+    if (value < -(1n << 63n) || value >= 1n << 64n) {
+      this.reject(new RangeError(`${value} does not fit in an Int64`));
+    }
+    const bits = BigInt.asUintN(64, value);
+    return this.int32(Number(bits >> 32n)).int32(Number(bits & 0xffffffffn));
+  }
+
   /** Writes an Int16 count and that many Int16 values (format codes). */
   int16List(values: readonly number[]): this {
     this.int16(values.length);

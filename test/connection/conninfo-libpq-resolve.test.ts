@@ -211,8 +211,8 @@ const DIFFERENCES: ReadonlyArray<[pattern: RegExp, reason: string]> = [
     'requirepeer: Node cannot read the credentials of the peer of a Unix socket, so the check could not be made',
   ],
   [
-    / replication='(?!0'|off'|false'|no')[^']+'/,
-    'replication: pqnotify speaks no replication protocol',
+    / replication='(?!0'|off'|false'|no'|database')[^']+'/,
+    'replication: pqnotify speaks only logical replication (replication=database, for durable notifications), not physical',
   ],
   [
     / oauth_(issuer|client_id|client_secret|scope)='?[^' ]/,

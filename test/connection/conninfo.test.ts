@@ -855,11 +855,7 @@ describe('resolveConfig', () => {
   describe('libpq features pqnotify does not have', () => {
     it.each([
       ['service=mydb', /service .* is not supported by pqnotify/],
-      [
-        'replication=database',
-        /replication=database \(from the connection string\) is not supported/,
-      ],
-      ['replication=true', /replication=true/],
+      ['replication=true', /replication=true \(from the connection string\) is not supported/],
       ['gssencmode=require', /gssencmode=require \(GSSAPI encryption\)/],
       ['sslcertmode=require', /sslcertmode=require/],
       ['requirepeer=postgres', /requirepeer/],
@@ -885,6 +881,7 @@ describe('resolveConfig', () => {
       );
       expect(config.gssencmode).toBe('disable');
       expect(config.sslcertmode).toBe('disable');
+      expect(config.replication).toBeUndefined();
     });
   });
 

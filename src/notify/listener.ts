@@ -52,8 +52,11 @@ export interface ListenerEvents {
   connected: [info: { processId: number; address: string }];
   /** The connection was lost; a reconnect follows unless the listener gives up. */
   disconnected: [error: ConnectionError];
-  /** A reconnect attempt is about to be made, after `delayMs`. */
-  reconnecting: [info: { attempt: number; delayMs: number }];
+  /**
+   * A reconnect attempt is about to be made, after `delayMs`; `previousError` says why the
+   * attempt before it failed (for example "server is a standby" while no primary exists yet).
+   */
+  reconnecting: [info: { attempt: number; delayMs: number; previousError?: ConnectionError }];
   /** The gap marker, for handler users (iterators get it in the stream). */
   gap: [gap: GapMarker];
   /** Reading stopped (paused) or resumed because of the high-water mark. */
@@ -626,11 +629,12 @@ export class Listener extends EventEmitter<ListenerEvents> {
     const initial = this.options.reconnectInitialDelayMs ?? 250;
     const max = this.options.reconnectMaxDelayMs ?? 30_000;
     const attempts = this.options.reconnectMaxAttempts ?? Number.POSITIVE_INFINITY;
+    let previousError: ConnectionError | undefined;
     for (let attempt = 1; ; attempt++) {
       if (this.closed) return undefined;
       const ceiling = attempt === 1 ? 0 : Math.min(max, initial * 2 ** (attempt - 2));
       const delayMs = Math.round(ceiling * (0.5 + Math.random() / 2));
-      this.emit('reconnecting', { attempt, delayMs });
+      this.emit('reconnecting', { attempt, delayMs, ...(previousError ? { previousError } : {}) });
       try {
         if (delayMs > 0) await sleep(delayMs, undefined, { signal: this.abort.signal });
         return await this.open();
@@ -645,6 +649,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
           await this.giveUp(failure);
           return undefined;
         }
+        previousError = failure;
       }
     }
   }

@@ -8,6 +8,7 @@ import { ConnectionError, ServerError } from '../connection/errors.js';
 import { escapeIdentifier } from '../connection/escape.js';
 import { Fifo } from '../connection/fifo.js';
 import type { NoticeFields } from '../protocol/fields.js';
+import { SubscriptionCheck } from './subscription.js';
 
 /** A notification as the Listener delivers it: tagged, so it can be told from a gap. */
 export interface ListenerNotification extends Notification {
@@ -196,6 +197,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private samplerConn: Connection | undefined;
   private sampling = false;
   private closing: Promise<void> | undefined;
+  private readonly subscription = new SubscriptionCheck(() => this.open());
 
   /** Use createListener(). */
   constructor(conninfo: string | ConnectOptions | undefined, options: ListenerOptions = {}) {
@@ -412,6 +414,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
       ];
       try {
         await conn.exec(statements.join(';\n'));
+        if (toListen.length > 0) await this.subscription.afterListen(conn);
       } catch (error) {
         if (error instanceof ServerError) {
           conn.destroy(
@@ -470,6 +473,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
     for (;;) {
       const lost = await this.readUntilLost(conn);
       if (this.closed) return;
+      if (await this.giveUpOnLostSubscription()) return;
       const lostAt = Date.now();
       const previousProcessId = conn.backendPid;
       this.conn = undefined;
@@ -484,6 +488,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
           conn = next;
           break;
         }
+        if (await this.giveUpOnLostSubscription()) return;
       }
       const gap: GapMarker = {
         type: 'gap',
@@ -572,12 +577,26 @@ export class Listener extends EventEmitter<ListenerEvents> {
     this.readWhilePaused += this.deliver(conn);
   }
 
+  /** Gives up with the SubscriptionCheck's final LISTEN_LOST error, if it has one; true then. */
+  private async giveUpOnLostSubscription(): Promise<boolean> {
+    const final = this.subscription.finalError;
+    if (!final) return false;
+    await this.giveUp(final);
+    return true;
+  }
+
+  /**
+   * Proves the subscription (SubscriptionCheck.verify: this backend, every channel listened)
+   * and replaces a connection that does not answer in time.
+   */
   private async heartbeat(conn: Connection): Promise<void> {
     const timeout = this.options.heartbeatTimeoutMs ?? 10_000;
-    const answered = conn.exec('SELECT 1').then(
-      () => true,
-      () => true,
-    );
+    const answered = this.subscription
+      .verify(conn, () => this.actual)
+      .then(
+        () => true,
+        () => true,
+      );
     const late = sleep(timeout, false, { ref: false, signal: this.abort.signal }).catch(() => true);
     if (!(await Promise.race([answered, late]))) {
       conn.destroy(

@@ -1,0 +1,169 @@
+import type { Connection } from '../connection/connection.js';
+import { ConnectionError } from '../connection/errors.js';
+
+/**
+ * What the LISTEN_LOST messages say about the likely cause and the fix: a pooler in
+ * transaction or statement mode runs each transaction on whichever server connection is free,
+ * so the LISTENs stay on a server connection other clients are given next.
+ */
+export const POOLER_HINT =
+  'the likely cause is a connection pooler in transaction or statement mode (PgBouncer, ' +
+  'Supavisor, ...), which hands the server connection holding the LISTENs to other clients; ' +
+  'connect to PostgreSQL directly or through a pool in session mode';
+
+/** Probe connections opened after a LISTEN when a pooler is suspected (see afterListen). */
+export const POOLER_PROBES = 3;
+
+/** How long each probe may take to connect and answer before the probing stops, inconclusive. */
+export const POOLER_PROBE_TIMEOUT_MS = 2_000;
+
+const CHECK = 'SELECT pg_backend_pid(), (SELECT count(*) FROM pg_listening_channels())';
+const PROBE = `BEGIN; ${CHECK}`;
+
+/**
+ * Proves that a Listener's session is subscribed: the backend it talks to is the one that ran
+ * its LISTENs (`pg_backend_pid()`), and that backend still listens on every channel the
+ * Listener counts as listened (`pg_listening_channels()`). One instance per Listener; it
+ * remembers the backend of the current connection and whether the previous connection was
+ * lost the same way, so a loss that repeats on a fresh connection becomes final.
+ */
+export class SubscriptionCheck {
+  private readonly openProbe: () => Promise<Connection>;
+  private conn: Connection | undefined;
+  /** pg_backend_pid() on `conn`, asked right after its first LISTEN committed. */
+  private serverPid: number | undefined;
+  /** Set by a lost subscription, cleared by a check that passes: a second loss in a row is final. */
+  private lostBefore = false;
+  private final: ConnectionError | undefined;
+
+  /** `openProbe` opens a connection as the Listener does (same conninfo and options). */
+  constructor(openProbe: () => Promise<Connection>) {
+    this.openProbe = openProbe;
+  }
+
+  /**
+   * The LISTEN_LOST error to give up with once the subscription cannot hold: a pooler found
+   * at LISTEN time, or a subscription lost twice in a row; undefined until then.
+   */
+  get finalError(): ConnectionError | undefined {
+    return this.final;
+  }
+
+  /**
+   * Call once LISTENs have committed on `conn`. The first time per connection it asks the
+   * backend's pid; a pid other than BackendKeyData's means something sits between the
+   * Listener and PostgreSQL (a pooler: PostgreSQL itself always sends its own pid), and then
+   * up to POOLER_PROBES new connections are opened one after the other, each holding a
+   * transaction open so that the next is given another server connection. A fresh session
+   * that already listens, or runs on the Listener's backend, proves that server connections
+   * are shared between clients: `conn` is destroyed with a final LISTEN_LOST error and this
+   * rejects with it. A probe that cannot connect or is not answered within
+   * POOLER_PROBE_TIMEOUT_MS (a full pool) ends the probing without a verdict.
+   */
+  async afterListen(conn: Connection): Promise<void> {
+    if (this.conn === conn) return;
+    this.conn = conn;
+    this.serverPid = undefined;
+    const [pid] = readCheck(await conn.exec(CHECK));
+    this.serverPid = pid;
+    if (pid === conn.backendPid) return;
+    if (!(await this.probe(pid))) return;
+    this.final = new ConnectionError(
+      'LISTEN_LOST',
+      `${conn.address} shares server connections between clients: a new session already ` +
+        `listens or runs on this listener's backend (pid ${pid}), so LISTEN cannot work ` +
+        `there; ${POOLER_HINT}`,
+      { address: conn.address },
+    );
+    conn.destroy(this.final);
+    throw this.final;
+  }
+
+  /**
+   * The heartbeat: one statement that answers the backend's pid and how many channels it
+   * listens on. Resolves when `conn` is still the backend that ran the LISTENs and listens on
+   * every channel of `expected()` (read when the answer arrives, so LISTENs committed before
+   * it count); otherwise destroys `conn` with a LISTEN_LOST error, final when the previous
+   * connection ended the same way, and rejects with it. Rejects with the connection's error
+   * when it breaks.
+   */
+  async verify(conn: Connection, expected: () => ReadonlySet<string>): Promise<void> {
+    const [pid, count] = readCheck(await conn.exec(CHECK));
+    const channels = expected();
+    const wrongBackend =
+      this.conn === conn && this.serverPid !== undefined && pid !== this.serverPid;
+    let missing: string[] = [];
+    if (!wrongBackend && count < channels.size) {
+      const listed = new Set(
+        (await conn.exec('SELECT pg_listening_channels()')).rows.map((row) => row[0]),
+      );
+      missing = [...expected()].filter((channel) => !listed.has(channel));
+    }
+    if (!wrongBackend && missing.length === 0) {
+      this.lostBefore = false;
+      return;
+    }
+    const what = wrongBackend
+      ? `the heartbeat ran on backend pid ${pid}, not on pid ${this.serverPid} that holds the LISTENs`
+      : `the backend no longer listens on ${missing.length} of ${channels.size} channels (${missing
+          .slice(0, 3)
+          .map((channel) => JSON.stringify(channel))
+          .join(', ')}${missing.length > 3 ? ', ...' : ''})`;
+    const again = this.lostBefore ? ', again on a fresh connection' : '';
+    const error = new ConnectionError(
+      'LISTEN_LOST',
+      `subscription lost on ${conn.address}${again}: ${what}; ${POOLER_HINT}`,
+      { address: conn.address },
+    );
+    if (this.lostBefore) this.final = error;
+    this.lostBefore = true;
+    conn.destroy(error);
+    throw error;
+  }
+
+  /** True when a probe session shows that server connections are shared (see afterListen). */
+  private async probe(listenerPid: number): Promise<boolean> {
+    const probes: Connection[] = [];
+    let finished = false;
+    try {
+      for (let n = 0; n < POOLER_PROBES; n++) {
+        const answer = await withTimeout(
+          (async () => {
+            const probe = await this.openProbe();
+            probes.push(probe);
+            if (finished) probe.destroy();
+            return readCheck(await probe.exec(PROBE));
+          })(),
+        );
+        if (!answer) return false;
+        const [pid, count] = answer;
+        if (pid === listenerPid || count > 0) return true;
+      }
+      return false;
+    } catch {
+      return false;
+    } finally {
+      finished = true;
+      for (const probe of probes) probe.destroy();
+    }
+  }
+}
+
+/** The pid and channel count of a CHECK (or PROBE) result. */
+function readCheck(result: { rows: (string | null)[][] }): [pid: number, count: number] {
+  const row = result.rows[0];
+  return [Number(row?.[0]), Number(row?.[1])];
+}
+
+/** `work`'s value, or undefined when it takes longer than POOLER_PROBE_TIMEOUT_MS. */
+async function withTimeout<T>(work: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), POOLER_PROBE_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -91,7 +91,9 @@ export function describeFailure(error: unknown): { code: ExitCodeValue; message:
         ? ExitCode.config
         : error.code === 'CONNECTION_AUTH'
           ? ExitCode.auth
-          : ExitCode.unreachable;
+          : error.code === 'LISTEN_LOST'
+            ? ExitCode.failure
+            : ExitCode.unreachable;
     return { code, message: error.message };
   }
   if (error instanceof ServerError) {

@@ -8,7 +8,7 @@ import { ConnectionError, ServerError } from '../connection/errors.js';
 import { escapeIdentifier } from '../connection/escape.js';
 import { Fifo } from '../connection/fifo.js';
 import type { NoticeFields } from '../protocol/fields.js';
-import { SubscriptionCheck } from './subscription.js';
+import { SUBSCRIPTION_CHECK, SubscriptionCheck } from './subscription.js';
 
 /** A notification as the Listener delivers it: tagged, so it can be told from a gap. */
 export interface ListenerNotification extends Notification {
@@ -412,9 +412,10 @@ export class Listener extends EventEmitter<ListenerEvents> {
         ...toListen.map((channel) => `LISTEN ${escapeIdentifier(channel)}`),
         ...toUnlisten.map((channel) => `UNLISTEN ${escapeIdentifier(channel)}`),
       ];
+      if (toListen.length > 0) statements.push(SUBSCRIPTION_CHECK);
       try {
-        await conn.exec(statements.join(';\n'));
-        if (toListen.length > 0) await this.subscription.afterListen(conn);
+        const result = await conn.exec(statements.join(';\n'));
+        if (toListen.length > 0) await this.subscription.afterListen(conn, result);
       } catch (error) {
         if (error instanceof ServerError) {
           conn.destroy(

@@ -1,4 +1,4 @@
-import type { Connection } from '../connection/connection.js';
+import type { Connection, QueryResult } from '../connection/connection.js';
 import { ConnectionError } from '../connection/errors.js';
 
 /**
@@ -17,7 +17,14 @@ export const POOLER_PROBES = 3;
 /** How long each probe may take to connect and answer before the probing stops, inconclusive. */
 export const POOLER_PROBE_TIMEOUT_MS = 2_000;
 
-const CHECK = 'SELECT pg_backend_pid(), (SELECT count(*) FROM pg_listening_channels())';
+/**
+ * The subscription check: the backend's pid and how many channels it listens on. A Listener
+ * appends it to each batch of LISTENs (one implicit transaction, so it runs on the backend
+ * that ran them, even through a transaction pooler) and hands the result to afterListen().
+ */
+export const SUBSCRIPTION_CHECK =
+  'SELECT pg_backend_pid(), (SELECT count(*) FROM pg_listening_channels())';
+const CHECK = SUBSCRIPTION_CHECK;
 const PROBE = `BEGIN; ${CHECK}`;
 
 /**
@@ -50,29 +57,42 @@ export class SubscriptionCheck {
   }
 
   /**
-   * Call once LISTENs have committed on `conn`. The first time per connection it asks the
-   * backend's pid; a pid other than BackendKeyData's means something sits between the
-   * Listener and PostgreSQL (a pooler: PostgreSQL itself always sends its own pid), and then
-   * up to POOLER_PROBES new connections are opened one after the other, each holding a
-   * transaction open so that the next is given another server connection. A fresh session
-   * that already listens, or runs on the Listener's backend, proves that server connections
-   * are shared between clients: `conn` is destroyed with a final LISTEN_LOST error and this
-   * rejects with it. A probe that cannot connect or is not answered within
-   * POOLER_PROBE_TIMEOUT_MS (a full pool) ends the probing without a verdict.
+   * Call with the result of a batch of LISTENs that ended with SUBSCRIPTION_CHECK, once it
+   * has committed on `conn`. The first time per connection it records the backend's pid; a
+   * pid other than BackendKeyData's means something sits between the Listener and PostgreSQL
+   * (a pooler: PostgreSQL itself always sends its own pid), and then up to POOLER_PROBES new
+   * connections are opened one after the other, each holding a transaction open so that the
+   * next is given another server connection; the check runs again on `conn` before the
+   * probes and while they hold their transactions. A fresh session that already listens or runs on the Listener's
+   * backend, or a later batch (or that last check) answered by another backend, proves that
+   * server connections are shared between clients: `conn` is destroyed with a final
+   * LISTEN_LOST error and this rejects with it. A probe that cannot connect or is not
+   * answered within POOLER_PROBE_TIMEOUT_MS (a full pool) ends the probing; no proof found
+   * means LISTEN goes ahead (the heartbeat keeps checking).
    */
-  async afterListen(conn: Connection): Promise<void> {
-    if (this.conn === conn) return;
+  async afterListen(conn: Connection, result: QueryResult): Promise<void> {
+    const [pid] = readCheck(result);
+    if (this.conn === conn) {
+      if (pid !== this.serverPid)
+        this.fail(
+          conn,
+          `these LISTENs ran on backend pid ${pid}, earlier ones on pid ${this.serverPid}`,
+        );
+      return;
+    }
     this.conn = conn;
-    this.serverPid = undefined;
-    const [pid] = readCheck(await conn.exec(CHECK));
     this.serverPid = pid;
     if (pid === conn.backendPid) return;
-    if (!(await this.probe(pid))) return;
+    const seen = await this.probe(conn, pid);
+    if (seen) this.fail(conn, `${seen} (backend pid ${pid} holds the LISTENs)`);
+  }
+
+  /** Destroys `conn` with a final LISTEN_LOST error saying `what`, and throws that error. */
+  private fail(conn: Connection, what: string): never {
     this.final = new ConnectionError(
       'LISTEN_LOST',
-      `${conn.address} shares server connections between clients: a new session already ` +
-        `listens or runs on this listener's backend (pid ${pid}), so LISTEN cannot work ` +
-        `there; ${POOLER_HINT}`,
+      `${conn.address} shares server connections between clients, so LISTEN cannot work ` +
+        `there: ${what}; ${POOLER_HINT}`,
       { address: conn.address },
     );
     conn.destroy(this.final);
@@ -121,11 +141,19 @@ export class SubscriptionCheck {
     throw error;
   }
 
-  /** True when a probe session shows that server connections are shared (see afterListen). */
-  private async probe(listenerPid: number): Promise<boolean> {
+  /** What shows that server connections are shared (see afterListen), or undefined. */
+  private async probe(conn: Connection, listenerPid: number): Promise<string | undefined> {
     const probes: Connection[] = [];
     let finished = false;
+    const recheck = async () => {
+      const answer = await withTimeout(conn.exec(CHECK).then(readCheck));
+      return answer && answer[0] !== listenerPid
+        ? `the listener's next query ran on backend pid ${answer[0]}`
+        : undefined;
+    };
     try {
+      const first = await recheck();
+      if (first) return first;
       for (let n = 0; n < POOLER_PROBES; n++) {
         const answer = await withTimeout(
           (async () => {
@@ -135,13 +163,14 @@ export class SubscriptionCheck {
             return readCheck(await probe.exec(PROBE));
           })(),
         );
-        if (!answer) return false;
+        if (!answer) break;
         const [pid, count] = answer;
-        if (pid === listenerPid || count > 0) return true;
+        if (pid === listenerPid) return `a new session ran on the listener's backend`;
+        if (count > 0) return `a new session already listened on ${count} channels`;
       }
-      return false;
+      return await recheck();
     } catch {
-      return false;
+      return undefined;
     } finally {
       finished = true;
       for (const probe of probes) probe.destroy();
@@ -150,7 +179,7 @@ export class SubscriptionCheck {
 }
 
 /** The pid and channel count of a CHECK (or PROBE) result. */
-function readCheck(result: { rows: (string | null)[][] }): [pid: number, count: number] {
+function readCheck(result: QueryResult): [pid: number, count: number] {
   const row = result.rows[0];
   return [Number(row?.[0]), Number(row?.[1])];
 }

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionError, createListener, type Listener } from '../../src/index.js';
-import { POOLER_PROBES } from '../../src/notify/subscription.js';
+import { POOLER_PROBES, SUBSCRIPTION_CHECK } from '../../src/notify/subscription.js';
 import { FakeBackend, type FakeSession } from '../support/fake-backend.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -23,6 +23,15 @@ function field(name: string) {
 
 const text = (value: string | number) => new TextEncoder().encode(String(value));
 
+/** Sends one statement's result: RowDescription, a DataRow per row, CommandComplete. */
+function rows(session: FakeSession, names: string[], values: (string | number)[][]): void {
+  session.send(
+    { type: 'RowDescription', fields: names.map(field) },
+    ...values.map((row) => ({ type: 'DataRow' as const, values: row.map(text) })),
+    { type: 'CommandComplete', commandTag: `SELECT ${values.length}` },
+  );
+}
+
 /** What one fake session answers to the subscription check. */
 interface Answers {
   /** BackendKeyData's pid. */
@@ -38,7 +47,7 @@ interface Answers {
 
 /**
  * A fake server whose k-th connection answers as `sessions(k)` says: a primary (the
- * target_session_attrs check), LISTEN/UNLISTEN commit,
+ * target_session_attrs check), LISTEN/UNLISTEN and BEGIN commit,
  * the subscription check and the probe get their rows, Terminate ends the session. `checks`
  * counts the checks each connection has answered.
  */
@@ -57,43 +66,33 @@ async function fakeServer(sessions: (k: number) => Answers) {
       const message = await session.receive();
       if (message.type === 'Terminate') return;
       if (message.type !== 'Query') throw new Error(`unexpected ${message.type}`);
-      const sql = message.query;
-      if (/^(UN)?LISTEN /.test(sql)) {
-        listenedAt[k] ??= checks[k];
-        for (const statement of sql.split(';\n'))
+      let inTransaction = false;
+      for (const statement of message.query.split(/;\s+/)) {
+        if (/^(UN)?LISTEN /.test(statement)) {
+          listenedAt[k] ??= checks[k];
           session.send({ type: 'CommandComplete', commandTag: statement.split(' ')[0] ?? '' });
-        session.send({ type: 'ReadyForQuery', transactionStatus: 'I' });
-      } else if (sql.includes('pg_backend_pid()')) {
-        const since = listenedAt[k];
-        const [pid, count] = answers.check(since === undefined ? -1 : (checks[k] ?? 0) - since);
-        checks[k] = (checks[k] ?? 0) + 1;
-        for (const wake of changed) wake();
-        const begun = sql.startsWith('BEGIN;');
-        if (begun) session.send({ type: 'CommandComplete', commandTag: 'BEGIN' });
-        session.send(
-          { type: 'RowDescription', fields: [field('pid'), field('count')] },
-          { type: 'DataRow', values: [text(pid), text(count)] },
-          { type: 'CommandComplete', commandTag: 'SELECT 1' },
-          { type: 'ReadyForQuery', transactionStatus: begun ? 'T' : 'I' },
-        );
-      } else if (sql === 'SELECT pg_catalog.pg_is_in_recovery()') {
-        session.send(
-          { type: 'RowDescription', fields: [field('pg_is_in_recovery')] },
-          { type: 'DataRow', values: [text('f')] },
-          { type: 'CommandComplete', commandTag: 'SELECT 1' },
-          { type: 'ReadyForQuery', transactionStatus: 'I' },
-        );
-      } else if (sql === 'SELECT pg_listening_channels()') {
-        const channels = answers.channels ?? [];
-        session.send(
-          { type: 'RowDescription', fields: [field('pg_listening_channels')] },
-          ...channels.map((channel) => ({ type: 'DataRow' as const, values: [text(channel)] })),
-          { type: 'CommandComplete', commandTag: `SELECT ${channels.length}` },
-          { type: 'ReadyForQuery', transactionStatus: 'I' },
-        );
-      } else {
-        throw new Error(`unexpected query ${sql}`);
+        } else if (statement === 'BEGIN') {
+          inTransaction = true;
+          session.send({ type: 'CommandComplete', commandTag: 'BEGIN' });
+        } else if (statement === SUBSCRIPTION_CHECK) {
+          const since = listenedAt[k];
+          const [pid, count] = answers.check(since === undefined ? -1 : (checks[k] ?? 0) - since);
+          checks[k] = (checks[k] ?? 0) + 1;
+          for (const wake of changed) wake();
+          rows(session, ['pid', 'count'], [[pid, count]]);
+        } else if (statement === 'SELECT pg_catalog.pg_is_in_recovery()') {
+          rows(session, ['pg_is_in_recovery'], [['f']]);
+        } else if (statement === 'SELECT pg_listening_channels()') {
+          rows(
+            session,
+            ['pg_listening_channels'],
+            (answers.channels ?? []).map((channel) => [channel]),
+          );
+        } else {
+          throw new Error(`unexpected statement ${statement}`);
+        }
       }
+      session.send({ type: 'ReadyForQuery', transactionStatus: inTransaction ? 'T' : 'I' });
     }
   });
   cleanups.push(() => backend.close());
@@ -184,7 +183,9 @@ describe('the heartbeat proves the subscription (fake backend)', () => {
     );
     expect(error).toBeInstanceOf(ConnectionError);
     expect(error).toMatchObject({ code: 'LISTEN_LOST' });
-    expect(String(error)).toMatch(/shares server connections between clients/);
+    expect(String(error)).toMatch(
+      /shares server connections between clients, .*a new session ran on the listener's backend/,
+    );
   });
 
   it('behind a pooler whose new sessions are clean, LISTEN goes ahead after the probes', async () => {

@@ -1,0 +1,122 @@
+import { once } from 'node:events';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Connection,
+  type ConnectionError,
+  connect,
+  createListener,
+  type ListenerItem,
+} from '../../src/index.js';
+import { type Cluster, startCluster } from '../support/cluster.js';
+import { PgBouncer, type PoolMode, pgbouncerMissing } from '../support/pgbouncer.js';
+import { BIN, startNode } from '../support/process.js';
+import { managed } from '../support/server.js';
+
+const missing = await pgbouncerMissing();
+if (missing) console.warn(`PgBouncer tests skipped: ${missing}`);
+
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+let cluster: Cluster | undefined;
+beforeAll(async () => {
+  if (!missing && managed) cluster = await startCluster();
+});
+afterAll(async () => {
+  await cluster?.destroy();
+});
+
+async function bouncer(poolMode: PoolMode, poolSize = 8): Promise<PgBouncer> {
+  if (!cluster) throw new Error('no cluster');
+  const started = await PgBouncer.start({ serverPort: cluster.port, poolMode, poolSize });
+  cleanups.push(() => started.stop());
+  return started;
+}
+
+/** A direct connection to the server behind the pooler. */
+async function direct(): Promise<Connection> {
+  if (!cluster) throw new Error('no cluster');
+  const conn = await connect(cluster.url);
+  cleanups.push(() => conn.close());
+  return conn;
+}
+
+describe.skipIf(missing !== undefined || !managed)('through PgBouncer', () => {
+  it('session mode: notifications, a terminated server connection, reconnect and gap', async () => {
+    const pool = await bouncer('session');
+    const listener = await createListener(pool.url, { reconnectInitialDelayMs: 20 });
+    cleanups.push(() => listener.close());
+    const stream = listener.stream();
+    await listener.listen('jobs');
+    const sender = await direct();
+    await sender.notify('jobs', 'before');
+    const items: ListenerItem[] = [];
+    for await (const item of stream) {
+      items.push(item);
+      if (item.type === 'notification' && item.payload === 'before') {
+        await sender.exec(
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()",
+        );
+      } else if (item.type === 'gap') {
+        await sender.notify('jobs', 'after');
+      } else {
+        break;
+      }
+    }
+    expect(items.map((item) => item.type)).toEqual(['notification', 'gap', 'notification']);
+    expect(items[2]).toMatchObject({ payload: 'after' });
+  });
+
+  it('transaction mode: listen() fails fast with LISTEN_LOST naming the pooler', async () => {
+    const pool = await bouncer('transaction');
+    const listener = await createListener(pool.url, { reconnectInitialDelayMs: 20 });
+    cleanups.push(() => listener.close());
+    const error = (await listener.listen('jobs').catch((reason: unknown) => reason)) as Error;
+    expect(error).toMatchObject({ code: 'LISTEN_LOST' });
+    expect(error.message).toMatch(/shares server connections between clients/);
+    expect(error.message).toMatch(/transaction or statement mode/);
+  });
+
+  it('transaction mode: `pqnotify listen` exits in seconds with the pooler message', async () => {
+    const pool = await bouncer('transaction');
+    const started = performance.now();
+    const run = startNode([BIN, 'listen', 'jobs', '--url', pool.url]);
+    const code = await run.exit;
+    const elapsed = performance.now() - started;
+    expect(code).toBe(1);
+    expect(run.stderr()).toMatch(/pqnotify listen: .*shares server connections between clients/);
+    expect(run.stderr()).toMatch(/session mode/);
+    expect(elapsed).toBeLessThan(5_000);
+    console.info(
+      `pqnotify listen through PgBouncer in transaction mode exited after ${Math.round(elapsed)} ms`,
+    );
+  });
+
+  it('a Listener connected in session mode detects the switch to transaction mode at a heartbeat', async () => {
+    const pool = await bouncer('session');
+    const listener = await createListener(pool.url, {
+      heartbeatIntervalMs: 100,
+      reconnectInitialDelayMs: 20,
+    });
+    cleanups.push(() => listener.close());
+    await listener.listen('jobs');
+    const disconnected = once(listener, 'disconnected');
+    const failed = once(listener, 'error');
+    await pool.setPoolMode('transaction');
+    // Another client of the pool takes server connections, as any would.
+    const other = await connect(pool.url);
+    cleanups.push(() => other.close());
+    let lost = false;
+    void disconnected.then(() => {
+      lost = true;
+    });
+    while (!lost) await other.exec('BEGIN; SELECT pg_sleep(0.05); COMMIT');
+    const [error] = (await disconnected) as [ConnectionError];
+    expect(error.code).toBe('LISTEN_LOST');
+    expect(error.message).toMatch(/subscription lost/);
+    const [final] = (await failed) as [ConnectionError];
+    expect(final.code).toBe('LISTEN_LOST');
+  });
+});

@@ -45,6 +45,13 @@ export async function listenCommand(args: string[], io: CliIo): Promise<number> 
     listener.on('disconnected', (error) => {
       void writeLine(io.stderr, `pqnotify: connection lost (${error.message}); reconnecting`);
     });
+    listener.on('reconnecting', ({ attempt, delayMs, previousError }) => {
+      if (!previousError) return;
+      void writeLine(
+        io.stderr,
+        `pqnotify: attempt ${attempt - 1} failed (${previousError.message.replaceAll('\n', '; ')}); next in ${delayMs} ms`,
+      );
+    });
     listener.on('notice', ({ fields }) => {
       void writeLine(io.stderr, `pqnotify: ${fields.severity ?? 'NOTICE'}: ${fields.message}`);
     });

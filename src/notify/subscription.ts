@@ -63,12 +63,12 @@ export class SubscriptionCheck {
    * (a pooler: PostgreSQL itself always sends its own pid), and then up to POOLER_PROBES new
    * connections are opened one after the other, each holding a transaction open so that the
    * next is given another server connection; the check runs again on `conn` before the
-   * probes and while they hold their transactions. A fresh session that already listens or runs on the Listener's
-   * backend, or a later batch (or that last check) answered by another backend, proves that
-   * server connections are shared between clients: `conn` is destroyed with a final
-   * LISTEN_LOST error and this rejects with it. A probe that cannot connect or is not
-   * answered within POOLER_PROBE_TIMEOUT_MS (a full pool) ends the probing; no proof found
-   * means LISTEN goes ahead (the heartbeat keeps checking).
+   * probes and while they hold their transactions. A fresh session that already listens or
+   * runs on the Listener's backend, or a later batch (or a re-run check) answered by another
+   * backend, proves that server connections are shared between clients: `conn` is destroyed
+   * with a final LISTEN_LOST error and this rejects with it. A probe that cannot connect or
+   * is not answered within POOLER_PROBE_TIMEOUT_MS (a full pool) ends the probing; no proof
+   * found means LISTEN goes ahead (the heartbeat keeps checking).
    */
   async afterListen(conn: Connection, result: QueryResult): Promise<void> {
     const [pid] = readCheck(result);
@@ -103,9 +103,10 @@ export class SubscriptionCheck {
    * The heartbeat: one statement that answers the backend's pid and how many channels it
    * listens on. Resolves when `conn` is still the backend that ran the LISTENs and listens on
    * every channel of `expected()` (read when the answer arrives, so LISTENs committed before
-   * it count); otherwise destroys `conn` with a LISTEN_LOST error, final when the previous
-   * connection ended the same way, and rejects with it. Rejects with the connection's error
-   * when it breaks.
+   * it count; channels are compared by number, and their names are read only when the backend
+   * has fewer); otherwise destroys `conn` with a LISTEN_LOST error, final when the previous
+   * connection ended the same way with no check passed since, and rejects with it. Rejects
+   * with the connection's error when it breaks.
    */
   async verify(conn: Connection, expected: () => ReadonlySet<string>): Promise<void> {
     const [pid, count] = readCheck(await conn.exec(CHECK));

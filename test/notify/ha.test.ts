@@ -7,6 +7,7 @@ import {
   type GapMarker,
   type ListenerItem,
 } from '../../src/index.js';
+import { BIN, startNode } from '../support/process.js';
 import { type ReplicatedPair, startReplicatedPair } from '../support/replication.js';
 import { managed } from '../support/server.js';
 
@@ -79,6 +80,33 @@ describe.skipIf(!managed)('failover on a streaming replicated pair', () => {
     console.info(
       `failover: primary stopped → gap ${Math.round(gapAt - stoppedAt)} ms, → first notification ${Math.round(receivedAt - stoppedAt)} ms (promotion took ${Math.round(promotedAt - stoppedAt)} ms; gap.downtimeMs ${gaps[0]?.downtimeMs})`,
     );
+  });
+
+  it('`pqnotify listen` says why each attempt fails until the promotion, then reports the gap', async () => {
+    const { primary, standby } = await pair();
+    const run = startNode([
+      BIN,
+      'listen',
+      'failover',
+      '--url',
+      hostList(primary.port, standby.port),
+    ]);
+    cleanups.push(async () => {
+      run.child.kill('SIGINT');
+      await run.exit;
+    });
+    await run.match('stderr', /listening on "failover"/);
+    await primary.stop('immediate');
+    await run.match(
+      'stderr',
+      /attempt 1 failed \(.*server is a standby for target_session_attrs=primary/,
+    );
+    await standby.promote();
+    await run.match('stderr', /gap: reconnected as pid \d+ after \d+ ms/);
+    await using sender = await connect(standby.url);
+    await sender.notify('failover', 'from the new primary');
+    const lines = await run.stdoutLines(1);
+    expect(lines[0]).toMatch(/^"failover" from pid \d+: from the new primary$/);
   });
 
   it('skips the standby listed first, and listens on the primary', async () => {

@@ -63,10 +63,11 @@ export class SubscriptionCheck {
    * (a pooler: PostgreSQL itself always sends its own pid), and then up to POOLER_PROBES new
    * connections are opened one after the other, each holding a transaction open so that the
    * next is given another server connection; the check runs again on `conn` before the
-   * probes and while they hold their transactions. A fresh session that already listens or
-   * runs on the Listener's backend, or a later batch (or a re-run check) answered by another
-   * backend, proves that server connections are shared between clients: `conn` is destroyed
-   * with a final LISTEN_LOST error and this rejects with it. A probe that cannot connect or
+   * probes and while they hold their transactions. A fresh session that runs on the
+   * Listener's backend, or a later batch (or a re-run check) answered by another backend,
+   * proves that server connections are shared between clients (a fresh session that merely
+   * listens proves nothing: a session pool without a reset query leaks LISTENs of departed
+   * clients): `conn` is destroyed with a final LISTEN_LOST error and this rejects with it. A probe that cannot connect or
    * is not answered within POOLER_PROBE_TIMEOUT_MS (a full pool) ends the probing; no proof
    * found means LISTEN goes ahead (the heartbeat keeps checking).
    */
@@ -165,9 +166,7 @@ export class SubscriptionCheck {
           })(),
         );
         if (!answer) break;
-        const [pid, count] = answer;
-        if (pid === listenerPid) return `a new session ran on the listener's backend`;
-        if (count > 0) return `a new session already listened on ${count} channels`;
+        if (answer[0] === listenerPid) return `a new session ran on the listener's backend`;
       }
       return await recheck();
     } catch {

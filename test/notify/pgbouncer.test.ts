@@ -28,9 +28,17 @@ afterAll(async () => {
   await cluster?.destroy();
 });
 
-async function bouncer(poolMode: PoolMode, poolSize = 8): Promise<PgBouncer> {
+async function bouncer(
+  poolMode: PoolMode,
+  extra: { poolSize?: number; serverResetQuery?: string } = {},
+): Promise<PgBouncer> {
   if (!cluster) throw new Error('no cluster');
-  const started = await PgBouncer.start({ serverPort: cluster.port, poolMode, poolSize });
+  const started = await PgBouncer.start({
+    serverPort: cluster.port,
+    poolMode,
+    poolSize: 8,
+    ...extra,
+  });
   cleanups.push(() => started.stop());
   return started;
 }
@@ -67,6 +75,28 @@ describe.skipIf(missing !== undefined || !managed)('through PgBouncer', () => {
     }
     expect(items.map((item) => item.type)).toEqual(['notification', 'gap', 'notification']);
     expect(items[2]).toMatchObject({ payload: 'after' });
+  });
+
+  it('session mode without a reset query: LISTENs left by departed clients are no proof of a pooler', async () => {
+    const pool = await bouncer('session', { serverResetQuery: '' });
+    // Two clients listen and leave: their server connections go back to the pool listening.
+    const departed = await Promise.all([connect(pool.url), connect(pool.url)]);
+    for (const conn of departed) await conn.exec('LISTEN jobs');
+    for (const conn of departed) await conn.close();
+    const sender = await direct();
+    const stale = await sender.exec(
+      "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND query = 'LISTEN jobs'",
+    );
+    expect(stale.rows[0]?.[0]).toBe('2');
+    const listener = await createListener(pool.url);
+    cleanups.push(() => listener.close());
+    const stream = listener.stream();
+    await listener.listen('jobs');
+    await sender.notify('jobs', 'still works');
+    for await (const item of stream) {
+      expect(item).toMatchObject({ type: 'notification', payload: 'still works' });
+      break;
+    }
   });
 
   it('transaction mode: listen() fails fast with LISTEN_LOST naming the pooler', async () => {

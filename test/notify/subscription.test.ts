@@ -169,7 +169,7 @@ describe('the heartbeat proves the subscription (fake backend)', () => {
     expect(l.processId).toBe(101);
   });
 
-  it('a pooler found at LISTEN time (a new session already listens) fails listen() with LISTEN_LOST', async () => {
+  it('a pooler found at LISTEN time (a new session runs on the backend of the listener) fails listen() with LISTEN_LOST', async () => {
     const { backend } = await fakeServer((k) => ({
       // The pooler's own key, not the backend's pid; every session runs on backend 7.
       keyPid: 5000 + k,

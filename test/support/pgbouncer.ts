@@ -24,6 +24,8 @@ export interface PgBouncerOptions {
   poolMode: PoolMode;
   /** Server connections per pool; default 4. */
   poolSize?: number;
+  /** `server_reset_query`, run when a session-mode client leaves; default PgBouncer's (DISCARD ALL). */
+  serverResetQuery?: string;
 }
 
 /**
@@ -142,7 +144,10 @@ function config(dir: string, port: number, options: PgBouncerOptions): string {
     'admin_users = postgres',
     `pool_mode = ${options.poolMode}`,
     `default_pool_size = ${size}`,
-    `max_client_conn = 100`,
+    'max_client_conn = 100',
+    ...(options.serverResetQuery === undefined
+      ? []
+      : [`server_reset_query = ${options.serverResetQuery}`]),
     `logfile = ${join(dir, 'pgbouncer.log')}`,
     '',
   ].join('\n');

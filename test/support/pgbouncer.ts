@@ -21,6 +21,7 @@ export type PoolMode = 'session' | 'transaction' | 'statement';
 export interface PgBouncerOptions {
   /** Port of the PostgreSQL server on 127.0.0.1 that the pool `postgres` leads to. */
   serverPort: number;
+  /** The pool mode at start; setPoolMode() changes it. */
   poolMode: PoolMode;
   /** Server connections per pool; default 4. */
   poolSize?: number;

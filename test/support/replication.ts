@@ -9,7 +9,9 @@ const run = promisify(execFile);
 
 /** A primary and a hot standby that streams from it; destroy() removes both. */
 export interface ReplicatedPair {
+  /** Accepts writes; stop it to fail over. */
   primary: Cluster;
+  /** In recovery, streaming from the primary, until promote(). */
   standby: Cluster;
   /** Stops both servers and deletes their directories. */
   destroy(): Promise<void>;

@@ -5,7 +5,8 @@ import { ConnectionError, ServerError } from '../connection/errors.js';
  * Exit codes of the `pqnotify` command, stable for scripts:
  * 0 success (also after Ctrl-C ends `listen`), 1 any other failure (a server error such
  * as a missing privilege), 2 bad command-line usage, 3 a malformed connection string or
- * settings, 4 no usable server (refused, unreachable, timed out, TLS failed, lost),
+ * settings, 4 no usable server (a name that does not resolve, refused, unreachable, timed
+ * out, not PostgreSQL, TLS failed, lost),
  * 5 authentication failed, 6 a channel name or payload over PostgreSQL's limits.
  */
 export const ExitCode = {
@@ -98,7 +99,7 @@ export function describeFailure(error: unknown): { code: ExitCodeValue; message:
   }
   if (error instanceof ServerError) {
     return {
-      code: error.code === '22023' ? ExitCode.limit : ExitCode.failure,
+      code: error.sqlState === '22023' ? ExitCode.limit : ExitCode.failure,
       message: error.message,
     };
   }

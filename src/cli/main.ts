@@ -1,3 +1,4 @@
+import { redactMessage } from '../connection/redact.js';
 import { benchCommand } from './bench.js';
 import { type CliIo, describeFailure, ExitCode, writeLine } from './common.js';
 import { listenCommand } from './listen.js';
@@ -42,7 +43,8 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     return await command(args, io);
   } catch (error) {
     const { code, message } = describeFailure(error);
-    await writeLine(io.stderr, `pqnotify ${name}: ${message}`);
+    // Messages never quote a password; this pass is the net under that rule.
+    await writeLine(io.stderr, `pqnotify ${name}: ${redactMessage(message)}`);
     return code;
   }
 }

@@ -64,6 +64,11 @@ export interface HostTarget {
    * form Node expects. Undefined for TCP.
    */
   socketPath: string | undefined;
+  /**
+   * True when the slot has a hostaddr and no host name: there is no name to check a
+   * certificate against, so sslmode=verify-full fails this host when TLS starts (as libpq).
+   */
+  addressOnly?: boolean;
 }
 
 /** Everything needed to connect, resolved and checked by resolveConfig. */

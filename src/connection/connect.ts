@@ -15,7 +15,8 @@ import { Authenticator } from './authenticate.js';
 import type { ConnectionConfig, ConnectOptions, HostTarget } from './config.js';
 import { type BackendKey, Connection } from './connection.js';
 import { resolveConfig } from './conninfo.js';
-import { ConnectionError } from './errors.js';
+import { ConnectionError, ServerError } from './errors.js';
+import { checkStartupAnswer, notPostgresql } from './first-answer.js';
 import { lookupPassword } from './pgpass.js';
 import { tlsOptions } from './tls.js';
 
@@ -33,8 +34,10 @@ type SessionAttrs = ConnectionConfig['targetSessionAttrs'];
  * libpq's PQconnectdb, asynchronously: resolves the conninfo (a URL or keyword/value
  * string, or an options object) with PG* environment variables and libpq's defaults, then
  * tries each host (and each address of a host name) in order until one suits
- * target_session_attrs. Rejects with ConnectionError; with several hosts, the message lists
- * why each one failed. Never puts a password in a message.
+ * target_session_attrs. Rejects with ConnectionError (see ConnectionErrorCode): at once with
+ * CONNECTION_CONFIG for bad settings and CONNECTION_AUTH for failed authentication; else, when
+ * no host suits, with the last host's error, whose message lists why each one failed, `cause`
+ * that last error and `address` its server. Never puts a password in a message.
  */
 export async function connect(
   conninfo?: string | ConnectOptions,
@@ -54,14 +57,14 @@ export async function connect(
       try {
         targets = await dialTargets(host);
       } catch (error) {
-        failures.push(asConnectionError(error));
+        failures.push(asConnectionError(error, `${host.host}:${host.port}`));
         continue;
       }
       for (const target of targets) {
         try {
           return await attempt(config, host, target, wanted, dialer, onWarning);
         } catch (error) {
-          const failure = asConnectionError(error);
+          const failure = asConnectionError(error, target.label);
           if (failure.code === 'CONNECTION_AUTH' || failure.code === 'CONNECTION_CONFIG')
             throw failure;
           failures.push(failure);
@@ -79,23 +82,35 @@ function combine(failures: ConnectionError[]): ConnectionError {
   return new ConnectionError(last.code, failures.map((failure) => failure.message).join('\n'), {
     cause: last,
     ...(last.sqlState === undefined ? {} : { sqlState: last.sqlState }),
+    ...(last.address === undefined ? {} : { address: last.address }),
   });
 }
 
-function asConnectionError(error: unknown): ConnectionError {
-  if (error instanceof ConnectionError) return error;
+/** Any failure of one attempt as a ConnectionError; `address` names the target tried. */
+function asConnectionError(error: unknown, address: string): ConnectionError {
+  if (error instanceof ConnectionError) {
+    if (error.address !== undefined) return error;
+    // Raised where the target is not known (authentication, TLS options): the same error,
+    // with the address.
+    return new ConnectionError(error.code, error.message, {
+      ...(error.cause === undefined ? {} : { cause: error.cause }),
+      ...(error.sqlState === undefined ? {} : { sqlState: error.sqlState }),
+      address,
+    });
+  }
   if (error instanceof Error && error.name === 'DialError') {
     const dial = error as DialError;
     return new ConnectionError(
       dial.reason === 'timeout' ? 'CONNECTION_TIMEOUT' : 'CONNECTION_REFUSED',
       dial.message,
-      {
-        cause: error,
-      },
+      { cause: error, address },
     );
   }
   const text = error instanceof Error ? error.message : String(error);
-  return new ConnectionError('CONNECTION_REFUSED', text, { cause: error });
+  return new ConnectionError('CONNECTION_REFUSED', `${address}: ${text}`, {
+    cause: error,
+    address,
+  });
 }
 
 function shuffled<T>(items: readonly T[]): T[] {
@@ -122,12 +137,11 @@ async function dialTargets(host: HostTarget): Promise<DialTarget[]> {
   try {
     addresses = await lookup(host.host, { all: true });
   } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code;
     throw new ConnectionError(
-      'CONNECTION_REFUSED',
-      `could not translate host name "${host.host}" to address`,
-      {
-        cause: error,
-      },
+      'CONNECTION_DNS',
+      `could not translate host name "${host.host}" to address${reason === undefined ? '' : ` (${reason})`}`,
+      { cause: error, address: `${host.host}:${host.port}` },
     );
   }
   return addresses.map(({ address }) => ({
@@ -172,7 +186,7 @@ async function attempt(
     try {
       return await startSession(config, host, target, wanted, encryption, dialer, onWarning);
     } catch (error) {
-      const failure = asConnectionError(error);
+      const failure = asConnectionError(error, target.label);
       lastError = failure;
       const retryable =
         failure.code === 'CONNECTION_TLS' ||
@@ -232,6 +246,7 @@ async function startSession(
             new ConnectionError(
               'CONNECTION_TIMEOUT',
               `timeout expired connecting to ${target.label}`,
+              { address: target.label },
             ),
           );
         },
@@ -262,30 +277,53 @@ async function open(
     plaintext: encryption === 'plain',
   });
   if (encryption === 'plain') return socket;
+  const address = target.label;
   try {
     if (encryption === 'negotiate') {
       const writer = new Writer();
       writeSSLRequest(writer);
       socket.write(writer.toBytes());
       const answer = await readExactly(socket, 1);
+      if (answer.length === 0) {
+        throw new ConnectionError(
+          'CONNECTION_TLS',
+          `${address}: the server closed the connection in answer to SSL negotiation`,
+          { address },
+        );
+      }
       if (answer[0] === 0x4e) {
         throw new ConnectionError(
           'CONNECTION_TLS',
-          `${target.label}: the server does not support SSL, but SSL was required`,
+          `${address}: the server does not support SSL, but SSL was required`,
+          { address },
         );
       }
       if (answer[0] !== 0x53) {
-        throw new ConnectionError(
-          'CONNECTION_TLS',
-          `${target.label}: ${answer.length === 0 ? 'the server closed the connection' : 'received an invalid response'} to SSL negotiation`,
-        );
+        const rest = socket.read() as Buffer | null;
+        let bytes = rest === null ? answer : new Uint8Array([...answer, ...rest]);
+        if (bytes[0] === 0x45 && bytes.length < 5) {
+          // An ErrorResponse's header may come in a later segment; the server closes after it.
+          bytes = new Uint8Array([...bytes, ...(await readExactly(socket, 5 - bytes.length))]);
+        }
+        if (checkStartupAnswer(bytes) !== 'ok' || bytes[0] !== 0x45) {
+          throw notPostgresql(address, "expected 'S' or 'N' in answer to SSL negotiation", bytes);
+        }
+        throw errorDuringSsl(address, bytes);
       }
       if (socket.readableLength > 0) {
         throw new ConnectionError(
           'CONNECTION_TLS',
-          `${target.label}: received unencrypted data after SSL response`,
+          `${address}: received unencrypted data after SSL response`,
+          { address },
         );
       }
+    }
+    if (config.sslmode === 'verify-full' && host.addressOnly) {
+      throw new ConnectionError(
+        'CONNECTION_TLS',
+        `${address}: host name must be specified for a verified SSL connection (sslmode=verify-full), but only hostaddr ${host.hostaddr} is given`,
+        { address },
+      );
     }
     return await startTls({ ...tlsOptions(config, host.host), socket });
   } catch (error) {
@@ -293,12 +331,42 @@ async function open(
     if (error instanceof ConnectionError) throw error;
     throw new ConnectionError(
       'CONNECTION_TLS',
-      `${target.label}: SSL error: ${(error as Error).message}`,
+      `${address}: SSL error: ${(error as Error).message}`,
       {
         cause: error,
+        address,
       },
     );
   }
+}
+
+/**
+ * A PostgreSQL server may answer SSLRequest with an ErrorResponse (it cannot start a backend,
+ * say), as libpq's "server sent an error response during SSL exchange": CONNECTION_REJECTED,
+ * with the server's error when the whole message arrived.
+ */
+function errorDuringSsl(address: string, bytes: Uint8Array): ConnectionError {
+  const decoder = new Decoder();
+  decoder.push(bytes);
+  let message: ReturnType<Decoder['next']> = null;
+  try {
+    message = decoder.next();
+  } catch {
+    // A plausible header with a malformed body: reported without the server's words.
+  }
+  if (message?.type !== 'ErrorResponse') {
+    return new ConnectionError(
+      'CONNECTION_REJECTED',
+      `${address}: the server sent an error response during SSL exchange`,
+      { address },
+    );
+  }
+  const error = new ServerError(message.fields);
+  return new ConnectionError(
+    'CONNECTION_REJECTED',
+    `${address}: the server sent an error response during SSL exchange: ${error.message}`,
+    { cause: error, sqlState: error.sqlState, address },
+  );
 }
 
 function startupParameters(config: ConnectionConfig): Record<string, string> {

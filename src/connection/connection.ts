@@ -23,6 +23,7 @@ import { checkChannel, checkPayload } from './channels.js';
 import { ConnectionError, ServerError } from './errors.js';
 import { escapeIdentifier, escapeLiteral } from './escape.js';
 import { Fifo } from './fifo.js';
+import { checkStartupAnswer, notPostgresql, shownBytes } from './first-answer.js';
 import { createTracer, type TraceOptions } from './trace.js';
 
 /** libpq's PQstatus, in words: usable, broken, or closed by the application. */
@@ -288,6 +289,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private locked = false;
   private current: Command | undefined;
   private startupHandler: ((message: BackendMessage) => void) | undefined;
+  /**
+   * The first bytes received (shownBytes and one more), kept until startup() has checked that they
+   * open a PostgreSQL answer; undefined once checked.
+   */
+  private head: Uint8Array | undefined = new Uint8Array(0);
+  /** True from startup() until the first bytes of the answer were found to be PostgreSQL's. */
+  private checkingHead = false;
   /** The pending waitReadable() calls: each settles with true, or with the teardown's error. */
   private readers = new Set<(outcome: true | ConnectionError) => void>();
   private failure: ConnectionError | undefined;
@@ -373,7 +381,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * libpq's PQnotifies: takes the oldest queued notification off the queue, or returns
    * null. Never reads the socket: call consumeInput() first. A notification that
    * consumeInput() left undecoded (see there) is decoded now; if its body turns out to be
-   * malformed, the connection is torn down as for any ProtocolError and this returns null.
+   * malformed, the connection is torn down (CONNECTION_LOST, the ProtocolError as `cause`,
+   * thrown by the next consumeInput()) and this returns null.
    */
   notifies(): Notification | null {
     const queued = this.queue.shift();
@@ -398,7 +407,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * waiting, handles every whole message and queues notifications (while no command runs,
    * those that end the input are queued undecoded, for notifies() to decode one by one).
    * Throws ConnectionError when the connection is lost or closed (notifications that
-   * arrived before are still queued), ProtocolError when the server's bytes are malformed.
+   * arrived before are still queued). It never throws ProtocolError: malformed bytes from
+   * the server end the connection with CONNECTION_LOST, whose `cause` is the decoder's
+   * ProtocolError (with its byte offset).
    */
   consumeInput(): void {
     if (!this.failure) this.pump();
@@ -408,8 +419,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * The select() of the libpq loop: resolves true as soon as there is input for
    * consumeInput() (bytes in the socket or already decrypted inside TLS), false when
-   * `timeout` milliseconds pass first. Rejects when the connection is or becomes unusable,
-   * or the signal aborts. Without a timeout, no timer is set at all. Unlike select(), it
+   * `timeout` milliseconds pass first. Rejects with the connection's ConnectionError when it
+   * is or becomes unusable (CONNECTION_LOST, CONNECTION_CLOSED), or with the signal's reason
+   * when it aborts. Without a timeout, no timer is set at all. Unlike select(), it
    * also resolves at once while notifications wait in the queue (taken during a command, for
    * instance), so a loop must drain notifies() after each wake-up or it never waits.
    */
@@ -443,7 +455,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * libpq's PQexec: runs one or more SQL statements with the simple query protocol and
    * resolves with the result of the last one. Rejects with ServerError if any statement
-   * failed (the connection stays usable). Waits for earlier commands to finish first.
+   * failed (the connection stays usable), with ConnectionError (CONNECTION_LOST or
+   * CONNECTION_CLOSED) if the connection is or becomes unusable. Waits for earlier commands
+   * to finish first.
    */
   async exec(sql: string): Promise<QueryResult> {
     await this.takeTurn();
@@ -470,12 +484,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /**
    * libpq's PQsendQuery: sends SQL without waiting; read the results with getResult()
-   * until it returns null. Throws CONNECTION_BUSY while another command is in progress.
+   * until it returns null. Throws ConnectionError: CONNECTION_BUSY while another command is
+   * in progress, CONNECTION_LOST or CONNECTION_CLOSED when the connection is unusable.
    */
   sendQuery(sql: string): void {
     this.assertUsable();
     if (this.locked) {
-      throw new ConnectionError('CONNECTION_BUSY', 'another command is already in progress');
+      throw new ConnectionError('CONNECTION_BUSY', 'another command is already in progress', {
+        address: this.address,
+      });
     }
     this.locked = true;
     this.start((w) => writeQuery(w, sql));
@@ -484,7 +501,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * libpq's PQgetResult: the next result of the command in progress, waiting for it;
    * null once every result was returned. A failed statement rejects with ServerError,
-   * and the following call goes on with the remaining results.
+   * and the following call goes on with the remaining results; a lost or closed connection
+   * rejects with ConnectionError.
    */
   async getResult(): Promise<QueryResult | null> {
     const command = this.current;
@@ -538,7 +556,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * NOTIFY through `pg_notify($1, $2)` with parameters, so the channel is taken verbatim
    * and the payload needs no quoting. Outside a transaction block it is delivered when this
    * resolves. A channel over 63 bytes or a payload of 8000 bytes or more throws RangeError
-   * before anything is sent.
+   * before anything is sent; otherwise it rejects as exec() does.
    */
   async notify(channel: string, payload = ''): Promise<void> {
     checkChannel(channel);
@@ -590,6 +608,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       throw new ConnectionError(
         'CONNECTION_CLOSED',
         'no cancel key: the connection was not started',
+        {
+          address: this.address,
+        },
       );
     await this.sendCancel(key);
   }
@@ -612,7 +633,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         writeTerminate(this.writer);
         const bytes = this.writer.toBytes();
         this.writer.reset();
-        this.teardown(new ConnectionError('CONNECTION_CLOSED', 'the connection was closed'));
+        this.teardown(
+          new ConnectionError('CONNECTION_CLOSED', 'the connection was closed', {
+            address: this.address,
+          }),
+        );
         const deadline = setTimeout(() => stream.destroy(), CLOSE_FLUSH_TIMEOUT_MS);
         stream.once('close', () => {
           clearTimeout(deadline);
@@ -633,7 +658,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   destroy(reason?: ConnectionError): void {
     const stream = this.stream;
     this.teardown(
-      reason ?? new ConnectionError('CONNECTION_LOST', `connection to ${this.address} abandoned`),
+      reason ??
+        new ConnectionError('CONNECTION_LOST', `connection to ${this.address} abandoned`, {
+          address: this.address,
+        }),
     );
     stream.destroy();
   }
@@ -697,9 +725,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         } else resolve();
       };
       const onClose = (error: ConnectionError | undefined) =>
-        finish(error ?? new ConnectionError('CONNECTION_CLOSED', 'the connection was closed'));
+        finish(
+          error ??
+            new ConnectionError('CONNECTION_CLOSED', 'the connection was closed', {
+              address: this.address,
+            }),
+        );
       this.once('close', onClose);
       this.protocolVersion = protocol;
+      this.checkingHead = true;
       this.startupHandler = (message) => {
         switch (message.type) {
           case 'AuthenticationOk':
@@ -726,7 +760,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
               finish(
                 new ConnectionError(
                   'CONNECTION_UNSUPPORTED',
-                  `the server supports protocol 3.${offered.minor} at most, but min_protocol_version is 3.${minimum.minor}`,
+                  `${this.address}: the server supports protocol 3.${offered.minor} at most, but min_protocol_version is 3.${minimum.minor}`,
+                  { address: this.address },
                 ),
               );
               return;
@@ -738,7 +773,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           case 'BackendKeyData':
             if (this.protocolVersion.minor < 2 && message.secretKey.length !== 4) {
               finish(
-                new ProtocolError('a protocol 3.0 server sent a cancel key that is not 4 bytes', 0),
+                this.violation(
+                  `a protocol 3.0 server sent a cancel key of ${message.secretKey.length} bytes, not 4`,
+                ),
               );
               return;
             }
@@ -746,11 +783,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
             return;
           case 'ErrorResponse': {
             const error = new ServerError(message.fields);
-            const code = authSqlStates.has(error.code) ? 'CONNECTION_AUTH' : 'CONNECTION_REJECTED';
+            const code = authSqlStates.has(error.sqlState)
+              ? 'CONNECTION_AUTH'
+              : 'CONNECTION_REJECTED';
             finish(
               new ConnectionError(code, `${this.address}: ${error.message}`, {
                 cause: error,
-                sqlState: error.code,
+                sqlState: error.sqlState,
                 address: this.address,
               }),
             );
@@ -761,7 +800,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
             finish();
             return;
           default:
-            finish(new ProtocolError(`unexpected ${message.type} during startup`, 0));
+            finish(this.violation(`unexpected ${message.type} during startup`));
         }
       };
       writeStartupMessage(this.writer, { protocolVersion: protocol, parameters });
@@ -834,6 +873,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** The sink of a ReusedBufferInput: `bytes` are valid only during the call. */
   private readonly onBytes = (bytes: Uint8Array): void => {
     if (this.failure) return;
+    this.record(bytes);
     this.decoder.pushCopy(bytes);
     this.onReadable();
   };
@@ -881,9 +921,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           chunk !== null;
           chunk = this.stream.read()
         ) {
+          this.record(chunk);
           this.decoder.push(chunk);
         }
       }
+      if (this.checkingHead && !this.headIsPostgresql()) return;
       const onlyNotifications =
         !this.wantsInput() && this.tracer === undefined && this.countUndecoded();
       if (!onlyNotifications) {
@@ -899,6 +941,35 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.teardown(this.lostWith(error));
     }
     if (this.pendingNotifications > 0) this.wakeReaders();
+  }
+
+  /** Keeps a copy of the first bytes received (one more than shownBytes) for headIsPostgresql(). */
+  private record(bytes: Uint8Array): void {
+    const head = this.head;
+    if (head === undefined || head.length > shownBytes) return;
+    const taken = bytes.subarray(0, shownBytes + 1 - head.length);
+    const grown = new Uint8Array(head.length + taken.length);
+    grown.set(head);
+    grown.set(taken, head.length);
+    this.head = grown;
+  }
+
+  /**
+   * During startup, before anything is decoded: false while the first bytes cannot tell yet,
+   * or when they are not a PostgreSQL answer (the connection is then torn down with
+   * CONNECTION_NOT_POSTGRESQL); true once they are.
+   */
+  private headIsPostgresql(): boolean {
+    const head = this.head ?? new Uint8Array(0);
+    const verdict = checkStartupAnswer(head);
+    if (verdict === 'more') return false;
+    if (verdict !== 'ok') {
+      this.teardown(notPostgresql(this.address, verdict, head));
+      return false;
+    }
+    this.checkingHead = false;
+    this.head = undefined;
+    return true;
   }
 
   /**
@@ -956,14 +1027,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           `the server ended the connection: ${error.message}`,
           {
             cause: error,
-            sqlState: error.code,
+            sqlState: error.sqlState,
             address: this.address,
           },
         ),
       );
       return;
     }
-    throw new ProtocolError(`unexpected ${message.type} while no command was running`, 0);
+    throw this.violation(`unexpected ${message.type} while no command was running`);
   }
 
   /** The stream ended or closed: what arrived before is taken first, then the teardown. */
@@ -980,6 +1051,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (!this.failure) this.pump();
     this.teardown(this.lostWith(error));
   };
+
+  /**
+   * A whole, well-formed message that does not fit what the connection is doing: the server
+   * broke the protocol, so the connection is lost (CONNECTION_LOST, no `cause`).
+   */
+  private violation(what: string): ConnectionError {
+    return new ConnectionError(
+      'CONNECTION_LOST',
+      `protocol violation by ${this.address}: ${what}`,
+      {
+        address: this.address,
+      },
+    );
+  }
 
   private lostWith(error: unknown): ConnectionError {
     if (error instanceof ConnectionError) return error;

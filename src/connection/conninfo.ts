@@ -16,7 +16,7 @@
  */
 import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { homedir, userInfo } from 'node:os';
+import { homedir, networkInterfaces, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type {
   ConnectionConfig,
@@ -28,6 +28,7 @@ import type {
   TlsVersion,
 } from './config.js';
 import { ConnectionError } from './errors.js';
+import { excerpt, SECRET_KEYWORDS, type Span, secretSpans } from './redact.js';
 
 /**
  * Every keyword libpq 18 accepts in a connection string, in libpq's order. Parsing accepts
@@ -91,15 +92,6 @@ export type ConninfoKeyword = (typeof CONNINFO_KEYWORDS)[number];
 
 const KEYWORDS: ReadonlySet<string> = new Set(CONNINFO_KEYWORDS);
 
-/** Keywords whose values are secrets: never quoted in messages, masked by redactConninfo. */
-const SECRET_KEYWORDS: ReadonlySet<string> = new Set([
-  'password',
-  'sslpassword',
-  'oauth_client_secret',
-  'scram_client_key',
-  'scram_server_key',
-]);
-
 /** True when `name` is a keyword libpq 18 knows. */
 function isConninfoKeyword(name: string): name is ConninfoKeyword {
   return KEYWORDS.has(name);
@@ -156,7 +148,9 @@ export function parseConninfo(input: string): Record<string, string> {
             `connection string: unknown keyword ${where}, which follows the ${previous?.keyword} value; quote values that contain spaces (${previous?.keyword}='...')`,
           );
         }
-        throw configError(`connection string: unknown keyword "${pair.keyword}" ${where}`);
+        const end = pair.keywordStart + pair.keyword.length;
+        const shown = excerpt(input, secretSpans(input, 'input'), pair.keywordStart, end);
+        throw configError(`connection string: unknown keyword "${shown}" ${where}`);
       }
       store(pair.keyword, pair.value);
     });
@@ -171,41 +165,44 @@ export function parseConninfo(input: string): Record<string, string> {
  * For log lines and error messages that must show a connection string.
  */
 export function redactConninfo(input: string): string {
-  const spans: Array<[number, number]> = [];
+  return excerpt(input, inputSecretSpans(input));
+}
+
+/**
+ * Where the secrets of a connection string are: what the parser of its syntax can see (the
+ * secret keywords, a word that follows a secret value, a URI's password and secret query
+ * parameters), plus what redact.ts's rules see without parsing.
+ */
+function inputSecretSpans(input: string): Span[] {
   if (isConninfoUri(input)) {
+    const spans = secretSpans(input, 'input', false);
     redactUriSpans(input, spans);
-  } else {
-    let last: KeywordValuePair | undefined;
-    try {
-      scanKeywordValue(input, (pair, previous) => {
-        last = pair;
-        // A secret, or an unknown word right after one: probably the rest of a password
-        // that should have been quoted.
-        if (!KEYWORDS.has(pair.keyword) && followsSecret(pair, previous)) {
-          spans.push([pair.keywordStart, pair.valueEnd]);
-        } else if (SECRET_KEYWORDS.has(pair.keyword)) {
-          spans.push([pair.valueStart, pair.valueEnd]);
-        }
-      });
-    } catch (error) {
-      if (!(error instanceof ScanError)) throw error;
-      // An unterminated secret, or a stray word right after one (a password with a space
-      // that should have been quoted): hide the rest of the string.
-      const secretOpen = error.keyword !== undefined && SECRET_KEYWORDS.has(error.keyword);
-      const afterSecret = last !== undefined && SECRET_KEYWORDS.has(last.keyword);
-      if (secretOpen || (afterSecret && error.followsPrevious)) {
-        spans.push([error.valueStart ?? error.position, input.length]);
+    return spans;
+  }
+  const spans = secretSpans(input, 'input');
+  let last: KeywordValuePair | undefined;
+  try {
+    scanKeywordValue(input, (pair, previous) => {
+      last = pair;
+      // A secret, or an unknown word right after one: probably the rest of a password
+      // that should have been quoted.
+      if (!KEYWORDS.has(pair.keyword) && followsSecret(pair, previous)) {
+        spans.push([pair.keywordStart, pair.valueEnd]);
+      } else if (SECRET_KEYWORDS.has(pair.keyword)) {
+        spans.push([pair.valueStart, pair.valueEnd]);
       }
+    });
+  } catch (error) {
+    if (!(error instanceof ScanError)) throw error;
+    // An unterminated secret, or a stray word right after one (a password with a space
+    // that should have been quoted): hide the rest of the string.
+    const secretOpen = error.keyword !== undefined && SECRET_KEYWORDS.has(error.keyword);
+    const afterSecret = last !== undefined && SECRET_KEYWORDS.has(last.keyword);
+    if (secretOpen || (afterSecret && error.followsPrevious)) {
+      spans.push([error.valueStart ?? error.position, input.length]);
     }
   }
-  let out = '';
-  let at = 0;
-  for (const [start, end] of spans.sort((a, b) => a[0] - b[0])) {
-    if (start < at) continue;
-    out += `${input.slice(at, start)}***`;
-    at = end;
-  }
-  return out + input.slice(at);
+  return spans;
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -277,9 +274,11 @@ function scanKeywordValue(
     const keywordStart = i;
     while (i < n && input[i] !== '=' && !isSpace(input[i])) i++;
     const keyword = input.slice(keywordStart, i);
-    const followsPrevious = previous !== undefined && previous.valueEnd < keywordStart;
+    const followsPrevious = previous !== undefined && previous.valueEnd <= keywordStart;
     while (i < n && isSpace(input[i])) i++;
-    if (input[i] !== '=') throw missingEquals(keyword, keywordStart, previous, followsPrevious);
+    if (input[i] !== '=') {
+      throw missingEquals(input, keywordStart, i, previous, followsPrevious);
+    }
     i++;
     while (i < n && isSpace(input[i])) i++;
     const valueStart = i;
@@ -324,10 +323,14 @@ function scanKeywordValue(
   }
 }
 
-/** The error for a word that is not followed by "=", careful not to quote a password. */
+/**
+ * The error for a word that is not followed by "=", careful not to quote a password: the
+ * word is shown through redact.ts's excerpt, and a URL with another scheme is named as such.
+ */
 function missingEquals(
-  word: string,
+  input: string,
   start: number,
+  end: number,
   previous: KeywordValuePair | undefined,
   followsPrevious: boolean,
 ): ScanError {
@@ -335,6 +338,17 @@ function missingEquals(
   if (previous !== undefined && followsPrevious && SECRET_KEYWORDS.has(previous.keyword)) {
     return new ScanError(
       `connection string: missing "=" after the word ${where}, which follows the ${previous.keyword} value; quote values that contain spaces (${previous.keyword}='...')`,
+      start,
+      { followsPrevious },
+    );
+  }
+  const spans = secretSpans(input, 'input');
+  const wordEnds = input.slice(start).search(/[\s]/);
+  const word = excerpt(input, spans, start, wordEnds === -1 ? input.length : start + wordEnds);
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(input.slice(start, end));
+  if (start === 0 && scheme !== null) {
+    return new ScanError(
+      `connection string: "${word}" is not a connection URI: the scheme must be postgresql:// or postgres://, not ${scheme[1]}://`,
       start,
       { followsPrevious },
     );
@@ -372,6 +386,7 @@ function parseUri(input: string, store: (keyword: string, value: string) => void
   let p = uriPrefixLength(input);
 
   const credentials = findCredentials(input, p);
+  refuseStrayAt(input, p, credentials);
   if (credentials !== undefined) {
     const userEnd = credentials.colon ?? credentials.at;
     if (userEnd > p) store('user', uriDecode(input, p, userEnd, 'user name'));
@@ -434,6 +449,42 @@ function parseUri(input: string, store: (keyword: string, value: string) => void
   if (terminator === '?') parseUriQuery(input, p + 1, store);
 }
 
+/**
+ * Refuses a URI whose password was probably cut short by an unescaped "@", "/" or "?" in it,
+ * where libpq would read the rest of the password as a host, port, database or query:
+ * another "@" in the host list (except one that starts a host, an abstract socket), or, with
+ * no user info found but a ":" in the host part, an "@" before any "=" further on. A
+ * difference from libpq, which accepts these and may then quote a piece of the password as a
+ * host name or port in an error. The message never quotes the URI.
+ */
+function refuseStrayAt(
+  input: string,
+  start: number,
+  credentials: { at: number } | undefined,
+): void {
+  const hint = 'percent-encode "@" as %40, "/" as %2F and "?" as %3F in the user name and password';
+  if (credentials !== undefined) {
+    const rest = input.slice(credentials.at + 1);
+    const before = rest.indexOf('=');
+    const stray = /[^,]@/.exec(before === -1 ? rest : rest.slice(0, before));
+    if (stray !== null) {
+      throw configError(
+        `connection URI: a second "@" at position ${credentials.at + stray.index + 3}, after the user info; ${hint}`,
+      );
+    }
+    return;
+  }
+  let end = start;
+  while (end < input.length && input[end] !== '/' && input[end] !== '?') end++;
+  if (!input.slice(start, end).includes(':')) return;
+  const at = input.indexOf('@', end);
+  if (at !== -1 && !input.slice(end, at).includes('=')) {
+    throw configError(
+      `connection URI: an "@" at position ${at + 1} after the host part; if it belongs to a password, ${hint}`,
+    );
+  }
+}
+
 /** Reads `k=v&k=v` from `start` to the end, as libpq's conninfo_uri_parse_params. */
 function parseUriQuery(
   input: string,
@@ -442,15 +493,22 @@ function parseUriQuery(
 ): void {
   const n = input.length;
   let p = start;
+  // A parameter right after a secret one may be the rest of that secret, cut at an
+  // unescaped "&": its errors then quote nothing.
+  let afterSecret = false;
   while (p < n) {
     const keyStart = p;
+    const quoted = (text: string): string => (afterSecret ? '' : ` "${text}"`);
+    const follows = afterSecret
+      ? ', which follows a secret parameter (percent-encode "&" in a secret as %26)'
+      : '';
     let keyEnd: number | undefined;
     while (p < n && input[p] !== '&') {
       if (input[p] === '=') {
         if (keyEnd !== undefined) {
           const key = input.slice(keyStart, keyEnd);
           throw configError(
-            `connection URI: second "=" at position ${p + 1} in query parameter "${key}" (write it as %3D)`,
+            `connection URI: second "=" at position ${p + 1} in query parameter${quoted(key)}${follows} (write it as %3D)`,
           );
         }
         keyEnd = p;
@@ -461,17 +519,21 @@ function parseUriQuery(
     if (p < n) p++;
     if (keyEnd === undefined) {
       throw configError(
-        `connection URI: query parameter "${input.slice(keyStart, paramEnd)}" at position ${keyStart + 1} has no "=value"`,
+        `connection URI: query parameter${quoted(input.slice(keyStart, paramEnd))} at position ${keyStart + 1} has no "=value"${follows}`,
       );
     }
-    let keyword = uriDecode(input, keyStart, keyEnd, 'query parameter name');
+    let keyword = uriDecode(input, keyStart, keyEnd, 'query parameter name', afterSecret);
     const secret = SECRET_KEYWORDS.has(keyword);
     let value = uriDecode(
       input,
       keyEnd + 1,
       paramEnd,
-      secret ? `${keyword} value` : `value of query parameter "${keyword}"`,
-      secret,
+      secret
+        ? `${keyword} value`
+        : afterSecret
+          ? 'query parameter value'
+          : `value of query parameter "${keyword}"`,
+      secret || afterSecret,
     );
     if (keyword === 'ssl' && value === 'true') {
       keyword = 'sslmode';
@@ -479,10 +541,11 @@ function parseUriQuery(
     }
     if (keyword !== 'requiressl' && !KEYWORDS.has(keyword)) {
       throw configError(
-        `connection URI: unknown query parameter "${keyword}" at position ${keyStart + 1}`,
+        `connection URI: unknown query parameter${quoted(keyword)} at position ${keyStart + 1}${follows}`,
       );
     }
     store(keyword, value);
+    afterSecret = secret;
   }
 }
 
@@ -547,7 +610,7 @@ function decodeComponent(raw: string, part: string, offset?: number, secret = fa
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Collects the spans of secrets in a URI for redactConninfo, without decoding anything. */
-function redactUriSpans(input: string, spans: Array<[number, number]>): void {
+function redactUriSpans(input: string, spans: Span[]): void {
   const credentials = findCredentials(input, uriPrefixLength(input));
   let from = uriPrefixLength(input);
   if (credentials !== undefined) {
@@ -559,19 +622,22 @@ function redactUriSpans(input: string, spans: Array<[number, number]>): void {
   const query = input.indexOf('?', from);
   if (query === -1) return;
   let p = query + 1;
+  let afterSecret = false;
   while (p <= input.length) {
     let end = input.indexOf('&', p);
     if (end === -1) end = input.length;
     const eq = input.indexOf('=', p);
+    let name: string | undefined;
     if (eq !== -1 && eq < end) {
-      let name: string;
       try {
         name = decodeComponent(input.slice(p, eq), 'name');
       } catch {
         name = input.slice(p, eq);
       }
-      if (SECRET_KEYWORDS.has(name)) spans.push([eq + 1, end]);
     }
+    if (afterSecret && (name === undefined || !KEYWORDS.has(name))) spans.push([p, end]);
+    afterSecret = name !== undefined && SECRET_KEYWORDS.has(name);
+    if (afterSecret) spans.push([(eq as number) + 1, end]);
     p = end + 1;
   }
 }
@@ -753,17 +819,12 @@ function interpret(
     );
   }
 
-  const { hosts, addressOnly } = resolveHosts(get('host'), get('hostaddr'), get('port'));
+  const hosts = resolveHosts(get('host'), get('hostaddr'), get('port'));
 
   const postgresDir = home === undefined ? undefined : join(home, '.postgresql');
   const defaultRoot = postgresDir === undefined ? undefined : join(postgresDir, 'root.crt');
   if (sslrootcert === undefined && defaultRoot !== undefined && isFile(defaultRoot)) {
     sslrootcert = defaultRoot;
-  }
-  if (sslmode === 'verify-full' && addressOnly !== undefined) {
-    throw configError(
-      `sslmode=verify-full needs a host name to check the certificate against, but ${addressOnly} is given only as hostaddr`,
-    );
   }
 
   const defaultFile = (keyword: 'sslcert' | 'sslkey', name: string): string | undefined => {
@@ -816,7 +877,8 @@ function interpret(
     sslkey: defaultFile('sslkey', 'postgresql.key'),
     sslpassword: text('sslpassword'),
     sslcrl: text('sslcrl'),
-    sslsni: flag(get('sslsni')) ?? true,
+    // libpq reads only the first character; any other value is accepted and means off.
+    sslsni: get('sslsni')?.value.startsWith('1') ?? true,
     sslcertmode: choice(get('sslcertmode'), ['disable', 'allow'], 'allow'),
     sslMinProtocolVersion,
     sslMaxProtocolVersion,
@@ -828,18 +890,21 @@ function interpret(
     maxProtocolVersion,
     gssencmode: choice(get('gssencmode'), ['disable', 'prefer'], 'disable'),
   };
+  // With keepalives on, Linux refuses 0 for these (libpq's setsockopt then fails); with
+  // keepalives off, libpq never sets them but still reads them as integers.
+  const keepaliveMin = config.keepalives ? 1 : undefined;
   for (const [keyword, field] of [
     ['keepalives_idle', 'keepalivesIdle'],
     ['keepalives_interval', 'keepalivesInterval'],
     ['keepalives_count', 'keepalivesCount'],
-    ['tcp_user_timeout', 'tcpUserTimeout'],
   ] as const) {
-    const value = integer(get(keyword), 0);
+    const value = integer(get(keyword), keepaliveMin);
     if (value !== undefined) config[field] = value;
   }
-  // Checked, then ignored: libpq no longer compresses, and pqnotify has no GSSAPI.
-  flag(get('sslcompression'));
-  flag(get('gssdelegation'));
+  // libpq takes a negative tcp_user_timeout as 0, the system's default.
+  const tcpUserTimeout = integer(get('tcp_user_timeout'));
+  if (tcpUserTimeout !== undefined) config.tcpUserTimeout = Math.max(tcpUserTimeout, 0);
+  // sslcompression and gssdelegation are not checked by libpq either, and mean nothing here.
   return config;
 }
 
@@ -865,12 +930,20 @@ const AUTH_METHODS: readonly RequireAuthMethod[] = [
   'none',
 ];
 
+const EMPTY_REFUSED: ReadonlySet<ConninfoKeyword> = new Set([
+  'service',
+  'scram_client_key',
+  'scram_server_key',
+]);
+
 /** Refuses settings for libpq features pqnotify does not implement. */
 function rejectUnsupported(settings: Map<ConninfoKeyword, Setting>): void {
   const notSupported = (setting: Setting, what: string): ConnectionError =>
     configError(`${what} (from ${setting.source}) is not supported by pqnotify`);
   for (const [keyword, setting] of settings) {
-    if (setting.value === '') continue;
+    // An empty value is no request for the feature, except where libpq refuses it too (no
+    // service named "", a SCRAM key of length 0).
+    if (setting.value === '' && !EMPTY_REFUSED.has(keyword)) continue;
     switch (keyword) {
       case 'service':
         throw notSupported(
@@ -915,13 +988,13 @@ function rejectUnsupported(settings: Map<ConninfoKeyword, Setting>): void {
 
 /**
  * Splits host/hostaddr/port lists into one HostTarget per server, as libpq's
- * connectOptions2. `addressOnly` is the first hostaddr that has no host name beside it.
+ * connectOptions2. A slot with a hostaddr and no host name is marked `addressOnly`.
  */
 function resolveHosts(
   host: Setting | undefined,
   hostaddr: Setting | undefined,
   port: Setting | undefined,
-): { hosts: HostTarget[]; addressOnly: string | undefined } {
+): HostTarget[] {
   const names = host !== undefined && host.value !== '' ? host.value.split(',') : undefined;
   const addrs =
     hostaddr !== undefined && hostaddr.value !== '' ? hostaddr.value.split(',') : undefined;
@@ -938,20 +1011,25 @@ function resolveHosts(
     );
   }
   const targets: HostTarget[] = [];
-  let addressOnly: string | undefined;
   for (let i = 0; i < count; i++) {
     const portText = ports === undefined ? '' : ((ports.length === 1 ? ports[0] : ports[i]) ?? '');
     const portNumber = portText === '' ? DEFAULT_PORT : parsePort(portText, port);
     const addr = addrs?.[i] ?? '';
     let name = names?.[i] ?? '';
     if (addr !== '') {
-      if (isIP(addr) === 0) {
+      const numeric = numericAddress(addr);
+      if (numeric === undefined) {
         throw configError(
           `invalid hostaddr "${addr}" (from ${hostaddr?.source}): not a numeric IPv4 or IPv6 address`,
         );
       }
-      if (name === '') addressOnly ??= addr;
-      targets.push({ host: name || addr, hostaddr: addr, port: portNumber, socketPath: undefined });
+      targets.push({
+        host: name || addr,
+        hostaddr: numeric,
+        port: portNumber,
+        socketPath: undefined,
+        ...(name === '' ? { addressOnly: true } : {}),
+      });
       continue;
     }
     if (name === '') name = defaultSocketDir() || 'localhost';
@@ -963,7 +1041,48 @@ function resolveHosts(
       socketPath: isSocket ? socketPath(name, portNumber) : undefined,
     });
   }
-  return { hosts: targets, addressOnly };
+  return targets;
+}
+
+/**
+ * A hostaddr as the platform's numeric address parser reads it (libpq's getaddrinfo with
+ * AI_NUMERICHOST, glibc's rules), in the form Node dials: IPv4 in inet_aton's forms (1 to 4
+ * parts, each decimal, octal with a leading 0 or hex with 0x, the last filling the remaining
+ * bytes: "127.1", "0x7f000001") as a dotted quad; IPv6 as it is, with a numeric zone
+ * ("::1%1") or an interface name on a link-local address ("fe80::1%eth0"). Else undefined.
+ */
+function numericAddress(text: string): string | undefined {
+  const zoneAt = text.indexOf('%');
+  if (zoneAt !== -1) {
+    const address = text.slice(0, zoneAt);
+    const zone = text.slice(zoneAt + 1);
+    if (isIP(address) !== 6 || zone === '') return undefined;
+    if (/^\d+$/.test(zone)) return text;
+    const linkLocal = /^fe[89ab][0-9a-f]:/i.test(address);
+    return linkLocal && networkInterfaces()[zone] !== undefined ? text : undefined;
+  }
+  if (isIP(text) === 6) return text;
+  const parts = text.split('.');
+  if (parts.length > 4) return undefined;
+  const values: number[] = [];
+  for (const part of parts) {
+    const value = /^0[xX][0-9a-fA-F]+$/.test(part)
+      ? Number.parseInt(part.slice(2), 16)
+      : /^0[0-7]*$/.test(part)
+        ? Number.parseInt(part, 8)
+        : /^[1-9]\d*$/.test(part)
+          ? Number(part)
+          : Number.NaN;
+    if (Number.isNaN(value)) return undefined;
+    values.push(value);
+  }
+  const last = values.pop() as number;
+  if (values.some((value) => value > 255)) return undefined;
+  const lastBytes = 4 - values.length;
+  if (last >= 2 ** (8 * lastBytes)) return undefined;
+  const bytes = [...values];
+  for (let i = lastBytes - 1; i >= 0; i--) bytes.push(Math.floor(last / 2 ** (8 * i)) % 256);
+  return bytes.join('.');
 }
 
 /** The socket file of a server in `dir`; abstract "@name" sockets get Node's "\0" prefix. */
@@ -1004,16 +1123,6 @@ function integer(setting: Setting | undefined, min?: number): number | undefined
   return value;
 }
 
-/** A "0"/"1" setting (libpq's booleans), undefined when not given. */
-function flag(setting: Setting | undefined): boolean | undefined {
-  if (setting === undefined) return undefined;
-  if (setting.value === '1') return true;
-  if (setting.value === '0') return false;
-  throw configError(
-    `invalid ${setting.keyword} value "${setting.value}" (from ${setting.source}); expected 0 or 1`,
-  );
-}
-
 /** An enumerated setting: one of `allowed`, else `fallback` when not given. */
 function choice<const T extends string>(
   setting: Setting | undefined,
@@ -1028,9 +1137,9 @@ function choice<const T extends string>(
   );
 }
 
-/** min/max_protocol_version: "3.0", "3.2" or "latest"; '' means not set. */
+/** min/max_protocol_version: "3.0", "3.2" or "latest"; '' is refused, as by libpq 18. */
 function protocolVersion(setting: Setting | undefined): ProtocolVersion | undefined {
-  if (setting === undefined || setting.value === '') return undefined;
+  if (setting === undefined) return undefined;
   switch (setting.value) {
     case '3.0':
       return PROTOCOL_3_0;

@@ -424,7 +424,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
               `LISTEN failed on ${conn.address}: ${error.message}`,
               {
                 cause: error,
-                sqlState: error.code,
+                sqlState: error.sqlState,
               },
             ),
           );

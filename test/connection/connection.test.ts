@@ -70,7 +70,7 @@ describe.each(transports)('$name', ({ options }) => {
         .catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(ServerError);
       const serverError = error as ServerError;
-      expect(serverError.code).toBe('42P01');
+      expect(serverError.sqlState).toBe('42P01');
       expect(serverError.severity).toBe('ERROR');
       expect(serverError.position).toBe('15');
       expect(serverError.fields.message).toContain('no_such_table');
@@ -87,7 +87,7 @@ describe.each(transports)('$name', ({ options }) => {
       ]);
       expect(result.rows).toEqual([['42', 't']]);
       const error = await conn.query('SELECT $1::int', ['nope']).catch((caught: unknown) => caught);
-      expect((error as ServerError).code).toBe('22P02');
+      expect((error as ServerError).sqlState).toBe('22P02');
       expect((await conn.query('SELECT 1')).rows).toEqual([['1']]);
     });
 
@@ -108,7 +108,7 @@ describe.each(transports)('$name', ({ options }) => {
       expect(first?.rows).toEqual([['1']]);
       const second = await conn.getResult();
       expect(second?.fields[0]?.name).toBe('b');
-      await expect(conn.getResult()).rejects.toMatchObject({ code: '22012' });
+      await expect(conn.getResult()).rejects.toMatchObject({ sqlState: '22012' });
       expect(await conn.getResult()).toBeNull();
       expect(conn.isBusy()).toBe(false);
       expect(await conn.getResult()).toBeNull();
@@ -151,7 +151,7 @@ describe.each(transports)('$name', ({ options }) => {
         const started = performance.now();
         await other.cancel();
         const error = await sleeping;
-        expect((error as ServerError).code).toBe('57014');
+        expect((error as ServerError).sqlState).toBe('57014');
         expect(performance.now() - started).toBeLessThan(10_000);
         expect((await other.exec('SELECT 1')).rows).toEqual([['1']]);
       } finally {

@@ -159,7 +159,6 @@ describe('parseConninfo: URIs', () => {
     ['postgresql://u@', { user: 'u' }],
     // libpq looks for "@" up to the first "/", even past a "?".
     ['postgresql://host?application_name=a@b', { user: 'host?application_name=a', host: 'b' }],
-    ['postgresql://a:b@c@host', { user: 'a', password: 'b', host: 'c@host' }],
     // libpq 18 drops spaces around each part.
     ['postgresql:// h /db', { host: 'h', dbname: 'db' }],
     ['postgresql://h/db?application_name= x ', { host: 'h', dbname: 'db', application_name: 'x' }],
@@ -179,7 +178,10 @@ describe('parseConninfo: errors', () => {
     ["a='x'b=c", /unknown keyword "a"/],
     ["dbname='my db", /unterminated quoted value for "dbname" \(the quote opens at position 8\)/],
     ["user='a\\", /unterminated quoted value for "user"/],
-    ['POSTGRES://h', /missing "=" after "POSTGRES:\/\/h"/],
+    [
+      'POSTGRES://h',
+      /"POSTGRES:\/\/h" is not a connection URI: the scheme must be postgresql:\/\/ or postgres:\/\/, not POSTGRES:\/\//,
+    ],
     ['postgresql://[::1]x', /unexpected character "x" at position 19/],
     ['postgresql://[]/db', /empty IPv6 address/],
     ['postgresql://[::1/db', /no closing "]"/],
@@ -218,6 +220,36 @@ describe('parseConninfo: errors', () => {
     expect(error.message).toMatch(/position|password/);
   });
 
+  it.each([
+    [
+      'postgress://postgres:secret@127.0.0.1:60701/postgres',
+      'connection string: "postgress://postgres:***@127.0.0.1:60701/postgres" is not a connection URI: the scheme must be postgresql:// or postgres://, not postgress://',
+    ],
+    [
+      'http://u:hunter2@h/db',
+      'connection string: "http://u:***@h/db" is not a connection URI: the scheme must be postgresql:// or postgres://, not http://',
+    ],
+    ['u:hunter2@host/db', 'connection string: missing "=" after "u:***@host/db" at position 1'],
+    [
+      'postgres://postgres:p@ss@127.0.0.1/db',
+      'connection URI: a second "@" at position 25, after the user info; percent-encode "@" as %40, "/" as %2F and "?" as %3F in the user name and password',
+    ],
+    [
+      'postgresql://u:p/ss@h/db',
+      'connection URI: an "@" at position 20 after the host part; if it belongs to a password, percent-encode "@" as %40, "/" as %2F and "?" as %3F in the user name and password',
+    ],
+    [
+      'postgresql://h/db?password=a&bcdef',
+      'connection URI: query parameter at position 30 has no "=value", which follows a secret parameter (percent-encode "&" in a secret as %26)',
+    ],
+    [
+      "password='abc'def=1",
+      "connection string: unknown keyword at position 15, which follows the password value; quote values that contain spaces (password='...')",
+    ],
+  ])('quotes what it shows of %j through the redaction', (input, message) => {
+    expect(configError(() => parseConninfo(input)).message).toBe(message);
+  });
+
   it('says where a password with an unquoted space went wrong', () => {
     expect(configError(() => parseConninfo('password=abc def')).message).toBe(
       `connection string: missing "=" after the word at position 14, which follows the password value; quote values that contain spaces (password='...')`,
@@ -229,7 +261,11 @@ describe('redactConninfo', () => {
   it.each([
     ['host=a password=secret user=u', 'host=a password=*** user=u'],
     ["host=a password='s e c' user=u", 'host=a password=*** user=u'],
-    ['password=abc def host=x', 'password=*** ***'],
+    ['password=abc def host=x', 'password=***'],
+    ['postgress://postgres:secret@h/db', 'postgress://postgres:***@h/db'],
+    ['u:hunter2@host/db', 'u:***@host/db'],
+    ['postgresql://u:p@ss@h/db', 'postgresql://u:***@h/db'],
+    ['postgresql://h/db?password=a&bcdef&port=1', 'postgresql://h/db?password=***&***&port=1'],
     ['password=abc def=1 host=x', 'password=*** *** host=x'],
     ["password='abc", 'password=***'],
     ['sslpassword=x oauth_client_secret=y', 'sslpassword=*** oauth_client_secret=***'],
@@ -528,7 +564,13 @@ describe('resolveConfig', () => {
         { host: 'b', hostaddr: '2001:db8::1', port: 5432, socketPath: undefined },
       ]);
       expect(hosts('hostaddr=192.0.2.1')).toEqual([
-        { host: '192.0.2.1', hostaddr: '192.0.2.1', port: 5432, socketPath: undefined },
+        {
+          host: '192.0.2.1',
+          hostaddr: '192.0.2.1',
+          port: 5432,
+          socketPath: undefined,
+          addressOnly: true,
+        },
       ]);
       expect(hosts('host=a,/tmp hostaddr=192.0.2.1,')).toEqual([
         { host: 'a', hostaddr: '192.0.2.1', port: 5432, socketPath: undefined },
@@ -571,12 +613,39 @@ describe('resolveConfig', () => {
       ["connect_timeout=''", /invalid integer value "" for connect_timeout/],
       ['connect_timeout=99999999999', /invalid integer value/],
       ['keepalives=on', /invalid integer value "on" for keepalives/],
-      ['keepalives_idle=-1', /keepalives_idle must be at least 0, not -1/],
+      ['keepalives_idle=-1', /keepalives_idle must be at least 1, not -1/],
+      ['keepalives_count=0', /keepalives_count must be at least 1, not 0/],
       ['tcp_user_timeout=x', /invalid integer value "x" for tcp_user_timeout/],
-      ['sslsni=yes', /invalid sslsni value "yes" \(from the connection string\); expected 0 or 1/],
-      ['sslcompression=2', /invalid sslcompression value "2"/],
+      ["min_protocol_version=''", /invalid min_protocol_version value ""/],
+      ["max_protocol_version=''", /invalid max_protocol_version value ""/],
+      ["service=''", /service .* is not supported/],
     ])('%s', (conninfo, message) => {
       expect(configError(() => resolve(conninfo)).message).toMatch(message);
+    });
+
+    it('reads sslsni, sslcompression and gssdelegation as libpq: only a leading 1 counts', () => {
+      expect(resolve('sslsni=1').sslsni).toBe(true);
+      expect(resolve('sslsni=yes').sslsni).toBe(false);
+      expect(resolve("sslsni=''").sslsni).toBe(false);
+      expect(resolve('sslcompression=2 gssdelegation=x').sslsni).toBe(true);
+    });
+
+    it('reads hostaddr as the platform does: inet_aton forms, IPv6 zones', () => {
+      const addr = (value: string) => resolve(`hostaddr=${value}`).hosts[0]?.hostaddr;
+      expect(addr('127.1')).toBe('127.0.0.1');
+      expect(addr('0x7f.0.0.1')).toBe('127.0.0.1');
+      expect(addr('0177.0.0.01')).toBe('127.0.0.1');
+      expect(addr('2130706433')).toBe('127.0.0.1');
+      expect(addr('1.16777215')).toBe('1.255.255.255');
+      expect(addr('::1%1')).toBe('::1%1');
+      for (const bad of ['1.16777216', '4294967296', '08.0.0.1', '1..2', '0x', '::1%lo']) {
+        expect(configError(() => resolve(`hostaddr=${bad}`)).message).toMatch(/invalid hostaddr/);
+      }
+    });
+
+    it('takes keepalive settings of 0, and negative tcp_user_timeout, as libpq', () => {
+      expect(resolve('keepalives=0 keepalives_idle=0').keepalivesIdle).toBe(0);
+      expect(resolve('tcp_user_timeout=-1').tcpUserTimeout).toBe(0);
     });
 
     it('reads keepalives as libpq: any non-zero integer is on', () => {
@@ -676,11 +745,12 @@ describe('resolveConfig', () => {
       configError(() => resolve('sslnegotiation=direct'));
     });
 
-    it('refuses verify-full when a server is given only by address', () => {
-      expect(configError(() => resolve('hostaddr=192.0.2.1 sslmode=verify-full')).message).toMatch(
-        /verify-full needs a host name.*192\.0\.2\.1/,
-      );
-      expect(resolve('host=db hostaddr=192.0.2.1 sslmode=verify-full').hosts[0]?.host).toBe('db');
+    it('leaves verify-full with an address-only server to fail when TLS starts, as libpq', () => {
+      const { hosts } = resolve('host=,db hostaddr=192.0.2.1,192.0.2.2 sslmode=verify-full');
+      expect(hosts.map((h) => [h.host, h.addressOnly])).toEqual([
+        ['192.0.2.1', true],
+        ['db', undefined],
+      ]);
     });
 
     it('refuses an inverted TLS version range', () => {
@@ -869,7 +939,7 @@ describe('resolveConfig', () => {
       () => resolveConfig(`postgresql://u:${secret}@h:99999/db`, undefined, env),
       () => resolveConfig({ password: secret, port: 'x' }, undefined, env),
       () => resolveConfig('', undefined, { ...env, PGPASSWORD: secret, PGPORT: 'x' }),
-      () => resolveConfig(`sslpassword=${secret} sslsni=2`, undefined, env),
+      () => resolveConfig(`sslpassword=${secret} sslmode=x`, undefined, env),
     ];
     for (const attempt of attempts) expect(configError(attempt).message).not.toContain(secret);
   });

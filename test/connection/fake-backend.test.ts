@@ -35,6 +35,7 @@ describe('authentication that a real server would not offer', () => {
     });
     const error = await connectFailure(server.url, { password: 'secret-pw' });
     expect(error.code).toBe('CONNECTION_AUTH');
+    expect(error.address).toBe(`127.0.0.1:${server.port}`);
     expect(error.message).toMatch(/before the SCRAM exchange completed/);
     expect(error.message).not.toContain('secret-pw');
   });
@@ -56,9 +57,10 @@ describe('authentication that a real server would not offer', () => {
     const error = await connectFailure(server.url);
     expect(error.code).toBe('CONNECTION_UNSUPPORTED');
     expect(error.message).toMatch(/GSS/);
+    expect(error.address).toBe(`127.0.0.1:${server.port}`);
   });
 
-  it('a 32-byte cancel key on protocol 3.0 is a protocol error', async () => {
+  it('a 32-byte cancel key on protocol 3.0 is a protocol violation: CONNECTION_LOST', async () => {
     const server = await fake(async (session) => {
       await session.expect('StartupMessage');
       session.send(
@@ -68,7 +70,11 @@ describe('authentication that a real server would not offer', () => {
       );
     });
     const error = await connectFailure(server.url);
-    expect(error.cause).toBeInstanceOf(ProtocolError);
+    expect(error).toMatchObject({ code: 'CONNECTION_LOST', address: `127.0.0.1:${server.port}` });
+    expect(error.message).toBe(
+      `protocol violation by 127.0.0.1:${server.port}: a protocol 3.0 server sent a cancel key of 32 bytes, not 4`,
+    );
+    expect(error.cause).toBeUndefined();
   });
 });
 
@@ -117,6 +123,28 @@ describe('TLS negotiation', () => {
     expect(error.message).toMatch(/unencrypted data after SSL response/);
   });
 
+  it('an ErrorResponse in answer to SSLRequest is the server refusing, not a foreign server', async () => {
+    const server = await fake(async (session) => {
+      await session.expect('SSLRequest');
+      session.send({
+        type: 'ErrorResponse',
+        fields: { severity: 'FATAL', code: '53300', message: 'sorry, too many clients already' },
+      });
+      session.end();
+    });
+    const error = await connectFailure(
+      `postgres://fake@127.0.0.1:${server.port}/fake?sslmode=require`,
+    );
+    expect(error).toMatchObject({
+      code: 'CONNECTION_REJECTED',
+      sqlState: '53300',
+      address: `127.0.0.1:${server.port}`,
+    });
+    expect(error.message).toBe(
+      `127.0.0.1:${server.port}: the server sent an error response during SSL exchange: FATAL: sorry, too many clients already (SQLSTATE 53300)`,
+    );
+  });
+
   it("sslmode=require fails when the server answers 'N'", async () => {
     const server = await fake(async (session) => {
       await session.expect('SSLRequest');
@@ -140,6 +168,41 @@ describe('odd bytes and timings after startup', () => {
     expect((error as ConnectionError).code).toBe('CONNECTION_LOST');
     expect((error as ConnectionError).cause).toBeInstanceOf(ProtocolError);
     expect(conn.status).toBe('bad');
+  });
+
+  it('consumeInput() throws CONNECTION_LOST with the ProtocolError as cause, as documented', async () => {
+    const conn = await ready(async (session) => {
+      session.sendBytes(new Uint8Array([0x41, 0, 0, 0, 2]));
+    });
+    await conn.waitReadable().catch(() => undefined);
+    let thrown: unknown;
+    try {
+      conn.consumeInput();
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(ConnectionError);
+    expect(thrown).toMatchObject({ code: 'CONNECTION_LOST', address: conn.address });
+    expect((thrown as ConnectionError).cause).toBeInstanceOf(ProtocolError);
+  });
+
+  it('a well-formed message that fits no state is a violation, not a ProtocolError', async () => {
+    const conn = await ready(async (session) => {
+      session.send({ type: 'CommandComplete', commandTag: 'SELECT 1' });
+    });
+    await conn.waitReadable().catch(() => undefined);
+    let closed: ConnectionError | undefined;
+    try {
+      conn.consumeInput();
+    } catch (error) {
+      closed = error as ConnectionError;
+    }
+    expect(closed).toMatchObject({ code: 'CONNECTION_LOST', address: conn.address });
+    expect(closed?.message).toBe(
+      `protocol violation by ${conn.address}: unexpected CommandComplete while no command was running`,
+    );
+    expect(closed?.message).not.toContain('at byte');
+    expect(closed?.cause).toBeUndefined();
   });
 
   it('1000 notifications in one write are all queued, in order', async () => {

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../src/index.js';
+import { type ConnectionError, connect } from '../../src/index.js';
 import { type Cluster, freePort, startCluster } from '../support/cluster.js';
 import { connectFailure, managed, server } from '../support/server.js';
 
@@ -19,6 +19,28 @@ describe('several hosts', () => {
     expect(error.code).toBe('CONNECTION_REFUSED');
     expect(error.message).toContain(String(a));
     expect(error.message).toContain(String(b));
+    expect(error.address).toBe(`127.0.0.1:${b}`);
+    expect((error.cause as ConnectionError).address).toBe(`127.0.0.1:${b}`);
+  });
+
+  it('a host name that does not resolve is CONNECTION_DNS, with the address it names', async () => {
+    const error = await connectFailure('postgres://u@no-such-host.invalid:5433/db');
+    expect(error).toMatchObject({
+      code: 'CONNECTION_DNS',
+      address: 'no-such-host.invalid:5433',
+    });
+    expect(error.message).toMatch(
+      /^could not translate host name "no-such-host\.invalid" to address/,
+    );
+  });
+
+  it('a timeout names its address', async () => {
+    const error = await connectFailure(
+      'postgres://u@192.0.2.1:5432/db?connect_timeout=2&sslmode=disable',
+      {},
+    );
+    expect(error.code).toMatch(/CONNECTION_TIMEOUT|CONNECTION_REFUSED/);
+    expect(error.address).toBe('192.0.2.1:5432');
   });
 });
 

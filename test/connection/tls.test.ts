@@ -49,6 +49,14 @@ describe.skipIf(!managed)('sslmode against a server with TLS (certificate for lo
     expect(await outcome({ ...base('verify-full'), host: '127.0.0.1' })).toBe(true);
   });
 
+  it('verify-full fails a host given only by hostaddr at TLS start and moves on, as libpq', async () => {
+    const hosts = { host: ',localhost', hostaddr: '127.0.0.1,127.0.0.1' };
+    expect(await outcome({ ...base('verify-full'), ...hosts })).toBe(true);
+    const error = await connectFailure({ ...base('verify-full'), host: '', hostaddr: '127.0.0.1' });
+    expect(error).toMatchObject({ code: 'CONNECTION_TLS', address: `127.0.0.1:${server.port}` });
+    expect(error.message).toMatch(/host name must be specified for a verified SSL connection/);
+  });
+
   it('verify-ca without a root certificate fails clearly', async () => {
     const error = await connectFailure({
       ...base('verify-ca'),

@@ -338,7 +338,7 @@ describe.each(transports)('$name', ({ url }) => {
 
     it('an unknown host and a wrong password are clear errors', async () => {
       await expect(createListener('postgres://u@no-such-host.invalid/db')).rejects.toMatchObject({
-        code: 'CONNECTION_REFUSED',
+        code: 'CONNECTION_DNS',
       });
       const wrong = `postgres://${server.user}:wrong-password@127.0.0.1:${server.port}/${server.database}`;
       const error = await createListener(wrong).catch((caught: unknown) => caught);

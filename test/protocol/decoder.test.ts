@@ -233,6 +233,30 @@ describe('Decoder ownership', () => {
     }
   });
 
+  it.each(backendFixtures.map((f) => [f.name, f] as const))(
+    '%s: scribbling on the chunk after next() changes nothing, whole or split',
+    (_name, fixture) => {
+      const expected = snapshot([fixture.message]);
+      const cuts = [fixture.bytes.length, 1, 5, Math.floor(fixture.bytes.length / 2)];
+      for (const cut of cuts) {
+        for (const via of ['push', 'pushCopy'] as const) {
+          const decoder = new Decoder();
+          const first = fixture.bytes.slice(0, cut);
+          const second = fixture.bytes.slice(cut);
+          decoder[via](first);
+          if (second.length > 0) decoder[via](second);
+          const message = decoder.next();
+          expect(message).not.toBeNull();
+          first.fill(0x7a);
+          second.fill(0x7a);
+          // A pushCopy buffer is the decoder's own: scribble on it through more input.
+          decoder[via](new Uint8Array(fixture.bytes.length).fill(0x7a));
+          expect(snapshot([message as BackendMessage]), `${via} cut at ${cut}`).toBe(expected);
+        }
+      }
+    },
+  );
+
   it('gives byte fields their own memory, never a view of a pushed chunk', () => {
     const chunk = owned.slice();
     const decoder = new Decoder();

@@ -109,17 +109,31 @@ export class FakeBackend {
   }
 
   /** Starts the fake server; `script` runs once per client connection. */
-  static async start(script: (session: FakeSession) => Promise<void>): Promise<FakeBackend> {
-    const server = createServer();
+  static start(script: (session: FakeSession) => Promise<void>): Promise<FakeBackend> {
+    return FakeBackend.raw((socket, backend) => {
+      script(new FakeSession(socket)).catch((error: unknown) => backend.errors.push(error));
+    });
+  }
+
+  /**
+   * Starts a server that is not PostgreSQL at all: `onSocket` gets each raw client socket (to
+   * send a banner, answer like HTTP, send noise). `server` may be any listening-capable
+   * net.Server (an http.Server, say); a plain one is made when omitted.
+   */
+  static async raw(
+    onSocket: (socket: Socket, backend: FakeBackend) => void,
+    server: Server = createServer(),
+  ): Promise<FakeBackend> {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     const address = server.address();
     if (!address || typeof address !== 'object') throw new Error('no port');
     const backend = new FakeBackend(server, address.port);
-    server.on('connection', (socket) => {
+    server.on('connection', (socket: Socket) => {
       backend.sockets.add(socket);
       socket.on('close', () => backend.sockets.delete(socket));
-      script(new FakeSession(socket)).catch((error: unknown) => backend.errors.push(error));
+      socket.on('error', () => undefined);
+      onSocket(socket, backend);
     });
     return backend;
   }

@@ -14,7 +14,7 @@ export const POOLER_HINT =
 /** Probe connections opened after a LISTEN when a pooler is suspected (see afterListen). */
 export const POOLER_PROBES = 3;
 
-/** How long each probe may take to connect and answer before the probing stops, inconclusive. */
+/** How long the probes together, and each re-run check, may take before they prove nothing. */
 export const POOLER_PROBE_TIMEOUT_MS = 2_000;
 
 /**
@@ -25,7 +25,14 @@ export const POOLER_PROBE_TIMEOUT_MS = 2_000;
 export const SUBSCRIPTION_CHECK =
   'SELECT pg_backend_pid(), (SELECT count(*) FROM pg_listening_channels())';
 const CHECK = SUBSCRIPTION_CHECK;
-const PROBE = `BEGIN; ${CHECK}`;
+
+/**
+ * What each probe runs: its backend's pid, then a short sleep that keeps the server connection
+ * busy (one statement: no transaction, which a statement-mode pool would refuse) while the
+ * other probes are given theirs.
+ */
+export const POOLER_PROBE = 'SELECT pg_backend_pid(), pg_sleep(0.1)';
+const PROBE = POOLER_PROBE;
 
 /**
  * Proves that a Listener's session is subscribed: the backend it talks to is the one that ran
@@ -60,16 +67,16 @@ export class SubscriptionCheck {
    * Call with the result of a batch of LISTENs that ended with SUBSCRIPTION_CHECK, once it
    * has committed on `conn`. The first time per connection it records the backend's pid; a
    * pid other than BackendKeyData's means something sits between the Listener and PostgreSQL
-   * (a pooler: PostgreSQL itself always sends its own pid), and then up to POOLER_PROBES new
-   * connections are opened one after the other, each holding a transaction open so that the
-   * next is given another server connection; the check runs again on `conn` before the
-   * probes and while they hold their transactions. A fresh session that runs on the
-   * Listener's backend, or a later batch (or a re-run check) answered by another backend,
-   * proves that server connections are shared between clients (a fresh session that merely
-   * listens proves nothing: a session pool without a reset query leaks LISTENs of departed
-   * clients): `conn` is destroyed with a final LISTEN_LOST error and this rejects with it. A probe that cannot connect or
-   * is not answered within POOLER_PROBE_TIMEOUT_MS (a full pool) ends the probing; no proof
-   * found means LISTEN goes ahead (the heartbeat keeps checking).
+   * (a pooler: PostgreSQL itself always sends its own pid), and then POOLER_PROBES new
+   * connections are opened at once, each running POOLER_PROBE, whose sleep keeps its server
+   * connection busy so that the others are given other ones; the check runs again on `conn`
+   * before and after the probes. A fresh session that runs on the Listener's backend, or a
+   * later batch (or a re-run check) answered by another backend, proves that server
+   * connections are shared between clients (a fresh session that merely listens proves
+   * nothing: a session pool without a reset query leaks LISTENs of departed clients): `conn`
+   * is destroyed with a final LISTEN_LOST error and this rejects with it. Probes that cannot
+   * connect or are not answered within POOLER_PROBE_TIMEOUT_MS (a full pool) prove nothing;
+   * no proof found means LISTEN goes ahead (the heartbeat keeps checking).
    */
   async afterListen(conn: Connection, result: QueryResult): Promise<void> {
     const [pid] = readCheck(result);
@@ -153,20 +160,21 @@ export class SubscriptionCheck {
         ? `the listener's next query ran on backend pid ${answer[0]}`
         : undefined;
     };
+    const probeOnce = async () => {
+      const probe = await this.openProbe();
+      probes.push(probe);
+      if (finished) probe.destroy();
+      return readCheck(await probe.exec(PROBE));
+    };
     try {
       const first = await recheck();
       if (first) return first;
-      for (let n = 0; n < POOLER_PROBES; n++) {
-        const answer = await withTimeout(
-          (async () => {
-            const probe = await this.openProbe();
-            probes.push(probe);
-            if (finished) probe.destroy();
-            return readCheck(await probe.exec(PROBE));
-          })(),
-        );
-        if (!answer) break;
-        if (answer[0] === listenerPid) return `a new session ran on the listener's backend`;
+      const settled = await withTimeout(
+        Promise.allSettled(Array.from({ length: POOLER_PROBES }, probeOnce)),
+      );
+      for (const outcome of settled ?? []) {
+        if (outcome.status === 'fulfilled' && outcome.value[0] === listenerPid)
+          return `a new session ran on the listener's backend`;
       }
       return await recheck();
     } catch {
@@ -178,7 +186,7 @@ export class SubscriptionCheck {
   }
 }
 
-/** The pid and channel count of a CHECK (or PROBE) result. */
+/** The pid and channel count of a CHECK result (the pid alone of a PROBE result). */
 function readCheck(result: QueryResult): [pid: number, count: number] {
   const row = result.rows[0];
   return [Number(row?.[0]), Number(row?.[1])];

@@ -99,20 +99,23 @@ describe.skipIf(missing !== undefined || !managed)('through PgBouncer', () => {
     }
   });
 
-  it('transaction mode: listen() fails fast with LISTEN_LOST naming the pooler', async () => {
-    const pool = await bouncer('transaction');
-    const listener = await createListener(pool.url, { reconnectInitialDelayMs: 20 });
-    cleanups.push(() => listener.close());
-    const started = performance.now();
-    const error = (await listener.listen('jobs').catch((reason: unknown) => reason)) as Error;
-    const elapsed = performance.now() - started;
-    expect(error).toMatchObject({ code: 'LISTEN_LOST' });
-    console.info(
-      `listen() through PgBouncer in transaction mode failed after ${Math.round(elapsed)} ms`,
-    );
-    expect(error.message).toMatch(/shares server connections between clients/);
-    expect(error.message).toMatch(/transaction or statement mode/);
-  });
+  it.each(['transaction', 'statement'] as const)(
+    '%s mode: listen() fails fast with LISTEN_LOST naming the pooler',
+    async (mode) => {
+      const pool = await bouncer(mode);
+      const listener = await createListener(pool.url, { reconnectInitialDelayMs: 20 });
+      cleanups.push(() => listener.close());
+      const started = performance.now();
+      const error = (await listener.listen('jobs').catch((reason: unknown) => reason)) as Error;
+      const elapsed = performance.now() - started;
+      expect(error).toMatchObject({ code: 'LISTEN_LOST' });
+      console.info(
+        `listen() through PgBouncer in ${mode} mode failed after ${Math.round(elapsed)} ms`,
+      );
+      expect(error.message).toMatch(/shares server connections between clients/);
+      expect(error.message).toMatch(/transaction or statement mode/);
+    },
+  );
 
   it('transaction mode: `pqnotify listen` exits in seconds with the pooler message', async () => {
     const pool = await bouncer('transaction');

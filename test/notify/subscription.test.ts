@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionError, createListener, type Listener } from '../../src/index.js';
-import { POOLER_PROBES, SUBSCRIPTION_CHECK } from '../../src/notify/subscription.js';
+import { POOLER_PROBE, POOLER_PROBES, SUBSCRIPTION_CHECK } from '../../src/notify/subscription.js';
 import { FakeBackend, type FakeSession } from '../support/fake-backend.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -47,7 +47,7 @@ interface Answers {
 
 /**
  * A fake server whose k-th connection answers as `sessions(k)` says: a primary (the
- * target_session_attrs check), LISTEN/UNLISTEN and BEGIN commit,
+ * target_session_attrs check), LISTEN/UNLISTEN commit,
  * the subscription check and the probe get their rows, Terminate ends the session. `checks`
  * counts the checks each connection has answered.
  */
@@ -66,15 +66,11 @@ async function fakeServer(sessions: (k: number) => Answers) {
       const message = await session.receive();
       if (message.type === 'Terminate') return;
       if (message.type !== 'Query') throw new Error(`unexpected ${message.type}`);
-      let inTransaction = false;
       for (const statement of message.query.split(/;\s+/)) {
         if (/^(UN)?LISTEN /.test(statement)) {
           listenedAt[k] ??= checks[k];
           session.send({ type: 'CommandComplete', commandTag: statement.split(' ')[0] ?? '' });
-        } else if (statement === 'BEGIN') {
-          inTransaction = true;
-          session.send({ type: 'CommandComplete', commandTag: 'BEGIN' });
-        } else if (statement === SUBSCRIPTION_CHECK) {
+        } else if (statement === SUBSCRIPTION_CHECK || statement === POOLER_PROBE) {
           const since = listenedAt[k];
           const [pid, count] = answers.check(since === undefined ? -1 : (checks[k] ?? 0) - since);
           checks[k] = (checks[k] ?? 0) + 1;
@@ -92,7 +88,7 @@ async function fakeServer(sessions: (k: number) => Answers) {
           throw new Error(`unexpected statement ${statement}`);
         }
       }
-      session.send({ type: 'ReadyForQuery', transactionStatus: inTransaction ? 'T' : 'I' });
+      session.send({ type: 'ReadyForQuery', transactionStatus: 'I' });
     }
   });
   cleanups.push(() => backend.close());

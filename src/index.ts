@@ -1,4 +1,18 @@
-export type { ConnectionConfig, ConnectOptions, HostTarget } from './connection/config.js';
+export type {
+  BoolOption,
+  ConnectionConfig,
+  ConnectOptions,
+  HostTarget,
+  IntOption,
+  PasswordSource,
+  ProtocolVersion,
+  ProtocolVersionSetting,
+  RequireAuth,
+  RequireAuthMethod,
+  SslMode,
+  TargetSessionAttrs,
+  TlsVersion,
+} from './connection/config.js';
 export { connect, type RuntimeOptions } from './connection/connect.js';
 export {
   type BackendKey,
@@ -11,32 +25,38 @@ export {
   type Tracer,
   type TransactionStatus,
 } from './connection/connection.js';
-export { ConnectionError, type ConnectionErrorCode, ServerError } from './connection/errors.js';
+export {
+  ConnectionError,
+  type ConnectionErrorCode,
+  type ConnectionErrorDetails,
+  ServerError,
+} from './connection/errors.js';
 export { escapeIdentifier, escapeLiteral } from './connection/escape.js';
 export { createTracer, type TraceOptions, traceMask } from './connection/trace.js';
 export {
-  type NotifyBenchCounts,
-  NotifyBenchError,
-  type NotifyBenchLatency,
-  type NotifyBenchListenerResult,
-  type NotifyBenchOptions,
-  type NotifyBenchProgress,
-  type NotifyBenchResult,
-  runNotifyBench,
-} from './notify/bench.js';
-export {
   createListener,
   type GapMarker,
+  type HandlerErrorSource,
   Listener,
+  type ListenerClock,
   type ListenerEvents,
   type ListenerItem,
   type ListenerNotice,
   type ListenerNotification,
   type ListenerOptions,
+  type ListenerState,
   type NotificationHandler,
   type StreamOptions,
   type Subscription,
 } from './notify/listener.js';
+export {
+  type RetryOptions,
+  type RetryPolicy,
+  resolveRetryPolicy,
+  retriesExhausted,
+  retryDefaults,
+  retryDelay,
+} from './notify/retry.js';
 export { PgClientError, ProtocolError } from './protocol/errors.js';
 export type { NoticeFields } from './protocol/fields.js';
 export type { Dialer, DialOptions, DialTarget } from './socket/socket.js';

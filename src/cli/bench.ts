@@ -7,7 +7,7 @@ import {
   type NotifyBenchProgress,
   type NotifyBenchResult,
   runNotifyBench,
-} from '../notify/bench.js';
+} from '../bench/notify-bench.js';
 import { renderBenchChart } from './chart.js';
 import { startCluster } from './cluster.js';
 import {

@@ -1,4 +1,4 @@
-import type { NotifyBenchResult } from '../notify/bench.js';
+import type { NotifyBenchResult } from '../bench/notify-bench.js';
 import { escapeXml, plural } from './format.js';
 
 /** One line of a panel: its name, colour and points (x in seconds). */

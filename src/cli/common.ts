@@ -6,8 +6,9 @@ import { ConnectionError, ServerError } from '../connection/errors.js';
  * 0 success (also after Ctrl-C ends `listen`), 1 any other failure (a server error such
  * as a missing privilege), 2 bad command-line usage, 3 a malformed connection string or
  * settings, 4 no usable server (a name that does not resolve, refused, unreachable, timed
- * out, not PostgreSQL, TLS failed, lost),
- * 5 authentication failed, 6 a channel name or payload over PostgreSQL's limits.
+ * out, not PostgreSQL, TLS failed, lost), 5 authentication failed or the role does not exist,
+ * 6 a channel name or payload over PostgreSQL's limits, 7 the server refused the database: it
+ * does not exist (SQLSTATE 3D000) or the role may not connect to it (42501).
  */
 export const ExitCode = {
   ok: 0,
@@ -17,7 +18,11 @@ export const ExitCode = {
   unreachable: 4,
   auth: 5,
   limit: 6,
+  database: 7,
 } as const;
+
+/** SQLSTATEs of a refused session that name the database asked for, not the server. */
+const databaseSqlStates = new Set(['3D000', '42501']);
 
 /** One of the values of ExitCode. */
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
@@ -92,9 +97,11 @@ export function describeFailure(error: unknown): { code: ExitCodeValue; message:
         ? ExitCode.config
         : error.code === 'CONNECTION_AUTH'
           ? ExitCode.auth
-          : error.code === 'LISTEN_LOST'
-            ? ExitCode.failure
-            : ExitCode.unreachable;
+          : error.code === 'CONNECTION_REJECTED' && databaseSqlStates.has(error.sqlState ?? '')
+            ? ExitCode.database
+            : error.code === 'LISTEN_LOST'
+              ? ExitCode.failure
+              : ExitCode.unreachable;
     return { code, message: error.message };
   }
   if (error instanceof ServerError) {
@@ -133,7 +140,7 @@ export async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 
 /**
  * Parses a command's arguments with node:util's parseArgs (strict, positionals allowed);
- * an unknown option or a missing value is a UsageError.
+ * an unknown option or a missing value is a UsageError in words of its own.
  */
 export function parseCommandLine<O extends NonNullable<ParseArgsConfig['options']>>(
   args: string[],
@@ -142,6 +149,28 @@ export function parseCommandLine<O extends NonNullable<ParseArgsConfig['options'
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
+    throw new UsageError(usageMessage(error));
   }
+}
+
+/**
+ * parseArgs's complaint, reworded: its unknown-option text ends in an unbalanced quote and
+ * suggests quoting that the shell would remove.
+ */
+function usageMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown }).code;
+  const unknown = /^Unknown option '([^']*)'/.exec(message);
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && unknown) {
+    return `unknown option ${unknown[1]}; an argument that starts with "-" goes after "--"`;
+  }
+  const missing = /^Option '([^' ]*)(?: <value>)?' argument missing/.exec(message);
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && missing) {
+    return `option ${missing[1]} needs a value`;
+  }
+  const extra = /^Option '([^' ]*)' does not take an argument/.exec(message);
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && extra) {
+    return `option ${extra[1]} takes no value`;
+  }
+  return message;
 }

@@ -1,6 +1,7 @@
 import { checkChannel } from '../connection/channels.js';
 import type { Notification } from '../connection/connection.js';
-import { createListener } from '../notify/listener.js';
+import type { ConnectionError } from '../connection/errors.js';
+import { Listener } from '../notify/listener.js';
 import {
   type CliIo,
   checkLimit,
@@ -12,14 +13,17 @@ import {
   writeLine,
 } from './common.js';
 
-const HELP = `Usage: pqnotify listen CHANNEL... [--json] [--url URL]
+const HELP = `Usage: pqnotify listen CHANNEL... [--json] [--wait] [--url URL]
 
 LISTENs on each CHANNEL (taken verbatim: case, spaces and quotes are kept) and prints one
 line per notification until Ctrl-C. Reconnects when the connection is lost, LISTENs again
-and reports on stderr that notifications sent meanwhile may have been missed.
+and reports on stderr that notifications sent meanwhile may have been missed. Says on
+stderr why reconnect attempts fail, once per distinct reason.
 
   --json      one JSON object per line: channel, payload, processId (the sender's backend
               pid) and receivedAt (ISO 8601)
+  --wait      wait for the server to come up (retrying with backoff) instead of exiting
+              when the first connection fails; a wrong password still exits at once
   --url URL   the server (default: DATABASE_URL, then PG* variables, as psql)
   -h, --help  this text`;
 
@@ -27,6 +31,7 @@ and reports on stderr that notifications sent meanwhile may have been missed.
 export async function listenCommand(args: string[], io: CliIo): Promise<number> {
   const { values, positionals } = parseCommandLine(args, {
     json: { type: 'boolean' },
+    wait: { type: 'boolean' },
     url: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -38,19 +43,22 @@ export async function listenCommand(args: string[], io: CliIo): Promise<number> 
   for (const channel of positionals) checkLimit(() => checkChannel(channel));
   const format = values.json ? formatJson : formatText;
 
-  const listener = await createListener(conninfoFrom(values.url, io.env), {
+  const listener = new Listener(conninfoFrom(values.url, io.env), {
     onWarning: warnOn(io),
+    retryInitialConnect: values.wait === true,
   });
+  listener.on('reconnecting', reportAttempts(io));
+  const stop = () => void listener.close();
+  io.signal.addEventListener('abort', stop, { once: true });
   try {
+    try {
+      await listener.start();
+    } catch (error) {
+      if (io.signal.aborted) return ExitCode.ok;
+      throw error;
+    }
     listener.on('disconnected', (error) => {
       void writeLine(io.stderr, `pqnotify: connection lost (${error.message}); reconnecting`);
-    });
-    listener.on('reconnecting', ({ attempt, delayMs, previousError }) => {
-      if (!previousError) return;
-      void writeLine(
-        io.stderr,
-        `pqnotify: attempt ${attempt - 1} failed (${previousError.message.replaceAll('\n', '; ')}); next in ${delayMs} ms`,
-      );
     });
     listener.on('notice', ({ fields }) => {
       void writeLine(io.stderr, `pqnotify: ${fields.severity ?? 'NOTICE'}: ${fields.message}`);
@@ -74,9 +82,35 @@ export async function listenCommand(args: string[], io: CliIo): Promise<number> 
       }
     }
   } finally {
+    io.signal.removeEventListener('abort', stop);
     await listener.close();
   }
   return ExitCode.ok;
+}
+
+/**
+ * The `reconnecting` listener of the CLI: says why an attempt failed the first time each
+ * reason comes up (a server that stays down for an hour is one line, not thousands); the
+ * reasons seen are forgotten once a connection listens again.
+ */
+function reportAttempts(
+  io: CliIo,
+): (info: { attempt: number; delayMs: number; error: ConnectionError }) => void {
+  const seen = new Set<string>();
+  let previous = 0;
+  return ({ attempt, delayMs, error }) => {
+    if (attempt <= previous) seen.clear();
+    previous = attempt;
+    if (attempt === 1) return;
+    const reason = `${error.code}: ${error.message}`;
+    if (seen.has(reason)) return;
+    seen.add(reason);
+    void writeLine(
+      io.stderr,
+      `pqnotify: attempt ${attempt - 1} failed: ${error.message}; retrying with backoff ` +
+        `(next in ${delayMs} ms; a reason already given is not repeated)`,
+    );
+  };
 }
 
 function formatText(notification: Notification): string {

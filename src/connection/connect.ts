@@ -8,6 +8,7 @@ import {
   type Dialer,
   type DialTarget,
   dialSocket,
+  keepAliveTuning,
   readExactly,
   startTls,
 } from '../socket/socket.js';
@@ -45,6 +46,7 @@ export async function connect(
 ): Promise<Connection> {
   const { dialer = dialSocket, onWarning, ...overrides } = options;
   const config = resolveConfig(conninfo, overrides);
+  warnUnapplied(config, onWarning);
   const hosts = config.loadBalanceHosts === 'random' ? shuffled(config.hosts) : config.hosts;
   const passes: SessionAttrs[] =
     config.targetSessionAttrs === 'prefer-standby'
@@ -73,6 +75,26 @@ export async function connect(
     }
   }
   throw combine(failures);
+}
+
+/**
+ * Tells onWarning about TCP settings the runtime cannot apply, rather than accepting them in
+ * silence: TCP_USER_TIMEOUT has no Node API, and keepalive interval and count need
+ * setKeepAlive's newer form (see keepAliveTuning).
+ */
+function warnUnapplied(
+  config: ConnectionConfig,
+  onWarning: ((message: string) => void) | undefined,
+): void {
+  if (!onWarning) return;
+  if ((config.tcpUserTimeout ?? 0) > 0)
+    onWarning('tcp_user_timeout is not applied: Node offers no way to set TCP_USER_TIMEOUT');
+  if (config.keepalives && !keepAliveTuning) {
+    if ((config.keepalivesInterval ?? 0) > 0)
+      onWarning('keepalives_interval is not applied: this Node always probes every 1 s');
+    if ((config.keepalivesCount ?? 0) > 0)
+      onWarning('keepalives_count is not applied: this Node always sends 10 probes');
+  }
 }
 
 function combine(failures: ConnectionError[]): ConnectionError {
@@ -273,11 +295,17 @@ async function open(
     timeoutMs,
     keepAlive: config.keepalives,
     keepAliveInitialDelayMs: (config.keepalivesIdle ?? 0) * 1000,
+    keepAliveIntervalMs: (config.keepalivesInterval ?? 0) * 1000,
+    keepAliveCount: config.keepalivesCount ?? 0,
     signal,
     plaintext: encryption === 'plain',
   });
   if (encryption === 'plain') return socket;
   const address = target.label;
+  // The deadline covers the SSL answer and the handshake too: a peer that never answers
+  // leaves no socket behind.
+  const onAbort = () => socket.destroy();
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
     if (encryption === 'negotiate') {
       const writer = new Writer();
@@ -328,6 +356,11 @@ async function open(
     return await startTls({ ...tlsOptions(config, host.host), socket });
   } catch (error) {
     socket.destroy();
+    if (signal.aborted)
+      throw new ConnectionError(
+        'CONNECTION_TIMEOUT',
+        `timeout expired connecting to ${target.label}`,
+      );
     if (error instanceof ConnectionError) throw error;
     throw new ConnectionError(
       'CONNECTION_TLS',
@@ -337,6 +370,8 @@ async function open(
         address,
       },
     );
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }
 

@@ -283,6 +283,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly queue = new Fifo<Notification>();
   /** Notifications that pump() counted but left in the decoder; they follow the queue. */
   private undecoded = 0;
+  /** Whole messages received so far (see receivedMessages). */
+  private messages = 0;
   private readonly parameters = new Map<string, string>();
   private readonly sendCancel: CancelSender;
   private readonly turns = new Fifo<() => void>();
@@ -312,7 +314,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Options the server did not recognise (NegotiateProtocolVersion), for diagnostics. */
   unrecognizedProtocolOptions: string[] = [];
 
-  /** Wraps a connected stream; use connect() rather than this. */
+  /**
+   * Wraps a connected stream; use connect() rather than this.
+   * @internal
+   */
   constructor(init: ConnectionInit) {
     super();
     this.stream = init.stream;
@@ -370,6 +375,16 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** libpq's PQparameterStatus: the last value the server reported for `name`. */
   parameterStatus(name: string): string | undefined {
     return this.parameters.get(name);
+  }
+
+  /**
+   * Whole messages received from the server so far: decoded, or counted whole and left for
+   * notifies(). A frame still arriving counts only once its last byte is in, so this, not the
+   * byte count, shows that the server is making progress (the Listener's heartbeat uses it).
+   * Grows only when input is handled: by consumeInput(), or while a command runs.
+   */
+  get receivedMessages(): number {
+    return this.messages;
   }
 
   /** The number of notifications queued and not yet taken with notifies(). */
@@ -707,6 +722,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * Runs the startup exchange (StartupMessage, authentication, parameter reports, cancel
    * key) and resolves at the first ReadyForQuery. Used by connect().
+   * @internal
    */
   startup(
     parameters: Record<string, string>,
@@ -978,8 +994,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   private countUndecoded(): boolean {
     const wasEmpty = this.pendingNotifications === 0;
+    const before = this.undecoded;
     this.undecoded = this.decoder.notificationsAhead();
-    if (wasEmpty && this.undecoded > 0) this.emit('notification');
+    if (this.undecoded > before) this.messages += this.undecoded - before;
+    if (wasEmpty && this.undecoded > 0) this.announce('notification');
     return !this.decoder.blockedAhead;
   }
 
@@ -993,20 +1011,22 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const wasEmpty = this.pendingNotifications === 0;
     // Undecoded notifications come first in the stream: this is one of them, if any.
     if (this.undecoded > 0) this.undecoded--;
+    else this.messages++;
     this.queue.push(notification);
-    if (wasEmpty) this.emit('notification');
+    if (wasEmpty) this.announce('notification');
   };
 
   /** Routes one message: asynchronous ones first, whatever the connection is doing. */
   private dispatch(message: OtherBackendMessage): void {
+    this.messages++;
     this.tracer?.backend(message);
     switch (message.type) {
       case 'NoticeResponse':
-        this.emit('notice', message.fields);
+        this.announce('notice', message.fields);
         return;
       case 'ParameterStatus':
         this.parameters.set(message.name, message.value);
-        this.emit('parameterStatus', message.name, message.value);
+        this.announce('parameterStatus', message.name, message.value);
         return;
       default:
         break;
@@ -1099,7 +1119,25 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.current?.signal();
     for (const waiter of this.turns.drain()) waiter();
     for (const settle of this.readers) settle(error);
-    this.emit('close', error.code === 'CONNECTION_CLOSED' ? undefined : error);
+    this.announce('close', error.code === 'CONNECTION_CLOSED' ? undefined : error);
+  }
+
+  /**
+   * Emits an event to the application's listeners from inside the read loop. A listener that
+   * throws must not pass for a broken connection: every listener is still called, and each
+   * error is rethrown on its own in a later tick, where Node reports it as an uncaught
+   * exception (as it would from a listener of a socket's 'data' event), not swallowed.
+   */
+  private announce<K extends keyof ConnectionEvents>(event: K, ...args: ConnectionEvents[K]): void {
+    for (const listener of this.rawListeners(event)) {
+      try {
+        Reflect.apply(listener as (...values: unknown[]) => unknown, this, args);
+      } catch (error) {
+        process.nextTick(() => {
+          throw error;
+        });
+      }
+    }
   }
 }
 

@@ -263,8 +263,8 @@ const minStoreSize = 256 * 1024;
  * `next`; do not modify a chunk after pushing it. Values decoded from a frame never point
  * into a pushed chunk.
  *
- * Errors: a type byte not in the table, a length below 4 or above `maxMessageSize` throws a
- * ProtocolError at once (from the header alone). After any ProtocolError, from the header
+ * Errors: a type byte not in the table, or a length below 4, above `maxMessageSize` or above
+ * the type's own limit, throws a ProtocolError at once (from the header alone). After any ProtocolError, from the header
  * or from a body read by the returned Frame, the buffer stays failed: `next` throws the same
  * error again and `push` ignores its input. Never blocks.
  */
@@ -283,18 +283,25 @@ export class FrameBuffer {
   private queued = 0;
   private failure: ProtocolError | null = null;
   private readonly maxMessageSize: number;
-  /** 1 for each known type byte. */
-  private readonly known = new Uint8Array(256);
+  /**
+   * The largest accepted length field by type byte: the type's own bound or maxMessageSize,
+   * whichever is smaller; 0 for a type byte not in the table (any length fails that check).
+   */
+  private readonly limits = new Int32Array(256);
+  private readonly names: string[];
   private readonly frame: Frame;
 
   /**
    * @param codes the known type bytes by message name; any other type byte is an error
    * @param untypedLabel what to call an untyped startup-phase packet in error messages
+   * @param limits the most some message types can be, by name (length field, as
+   *   maxMessageSize); a type not named here is bounded by maxMessageSize alone
    */
   constructor(
     codes: Readonly<Record<string, number>>,
     untypedLabel: string,
     options?: DecoderOptions,
+    limits: Readonly<Record<string, number>> = {},
   ) {
     const max = options?.maxMessageSize ?? defaultMaxMessageSize;
     if (!Number.isSafeInteger(max) || max < 4) {
@@ -304,8 +311,9 @@ export class FrameBuffer {
     const names = new Array<string>(256).fill('');
     for (const [name, code] of Object.entries(codes)) {
       names[code] = name;
-      this.known[code] = 1;
+      this.limits[code] = Math.min(limits[name] ?? max, max);
     }
+    this.names = names;
     this.frame = new Frame(names, untypedLabel, (error) => {
       this.failure = error;
     });
@@ -357,7 +365,7 @@ export class FrameBuffer {
             (this.byteAt(at + 2) << 16) |
             (this.byteAt(at + 3) << 8) |
             this.byteAt(at + 4);
-      blocked = chunk[i] !== type || length < 4 || length > this.maxMessageSize;
+      blocked = chunk[i] !== type || length < 4 || length > this.limits[type]!;
       if (blocked || end - at < 1 + length) break;
       at += 1 + length;
       count++;
@@ -440,12 +448,8 @@ export class FrameBuffer {
       const type = chunk[pos]!;
       const length = this.view.getInt32(pos + 1);
       const end = pos + 1 + length;
-      if (
-        end <= chunk.length &&
-        length >= 4 &&
-        length <= this.maxMessageSize &&
-        this.known[type] === 1
-      ) {
+      // An unknown type has limit 0, so this also sends it to the general path.
+      if (end <= chunk.length && length >= 4 && length <= this.limits[type]!) {
         this.pos = end;
         this.frame.reset(type, chunk, pos + 5, end, this.chunkBase, false);
         return this.frame;
@@ -467,8 +471,7 @@ export class FrameBuffer {
     if (pos + 5 > chunk.length || chunk[pos] !== type || this.failure !== null) return null;
     const length = this.view.getInt32(pos + 1);
     const end = pos + 1 + length;
-    if (end > chunk.length || length < 4 || length > this.maxMessageSize) return null;
-    if (this.known[type] === 0) return null;
+    if (end > chunk.length || length < 4 || length > this.limits[type]!) return null;
     const value = reader.read(chunk, pos + 5, end);
     if (value !== null) this.pos = end;
     return value;
@@ -486,14 +489,16 @@ export class FrameBuffer {
     }
     let type = -1;
     let lengthAt = pos;
+    let limit = this.maxMessageSize;
     if (typed) {
       type = chunk[pos]!;
-      if (this.known[type] === 0) this.failHeader(`unknown message type 0x${hex(type)}`, pos);
+      limit = this.limits[type]!;
+      if (limit === 0) this.failHeader(`unknown message type 0x${hex(type)}`, pos);
       lengthAt = pos + 1;
     }
     if (lengthAt + 4 <= chunk.length) {
       const length = int32At(chunk, lengthAt);
-      if (length < 4 || length > this.maxMessageSize) this.badLength(length, lengthAt);
+      if (length < 4 || length > limit) this.badLength(length, type, lengthAt);
       const end = lengthAt + length;
       if (end <= chunk.length) {
         this.pos = end;
@@ -510,7 +515,7 @@ export class FrameBuffer {
       (this.peek(lengthAt - pos + 1) << 16) |
       (this.peek(lengthAt - pos + 2) << 8) |
       this.peek(lengthAt - pos + 3);
-    if (length < 4 || length > this.maxMessageSize) this.badLength(length, lengthAt);
+    if (length < 4 || length > limit) this.badLength(length, type, lengthAt);
     const total = lengthAt - pos + length;
     return this.bufferedBytes < total ? null : this.assemble(type, total);
   }
@@ -562,11 +567,14 @@ export class FrameBuffer {
     return this.frame;
   }
 
-  private badLength(length: number, at: number): never {
+  private badLength(length: number, type: number, at: number): never {
+    const limit = type < 0 ? this.maxMessageSize : this.limits[type]!;
     const reason =
       length < 4
         ? `message length ${length} is below the minimum of 4`
-        : `message length ${length} exceeds maxMessageSize ${this.maxMessageSize}`;
+        : limit === this.maxMessageSize
+          ? `message length ${length} exceeds maxMessageSize ${this.maxMessageSize}`
+          : `${this.names[type]} length ${length} exceeds ${limit}, the most a server sends`;
     this.failHeader(reason, at);
   }
 

@@ -27,7 +27,7 @@ export type {
   CopyResponseType,
 } from './backend/copy.js';
 export { writeCopyData, writeCopyDone } from './backend/copy.js';
-export { Decoder } from './backend/decoder.js';
+export { backendMessageLimits, Decoder } from './backend/decoder.js';
 export type {
   BindComplete,
   CloseComplete,

@@ -1,4 +1,4 @@
-import { type NetConnectOpts, connect as netConnect, type Socket } from 'node:net';
+import { type NetConnectOpts, connect as netConnect, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
   type TLSSocket,
@@ -20,8 +20,18 @@ export interface DialOptions {
   timeoutMs: number;
   /** TCP keepalive on the socket (ignored for Unix sockets). */
   keepAlive: boolean;
-  /** Idle time before the first keepalive probe, in milliseconds. */
+  /** Idle time before the first keepalive probe, in milliseconds (0: the system's). */
   keepAliveInitialDelayMs: number;
+  /**
+   * Time between keepalive probes, in milliseconds (0: the runtime's). Applied only where
+   * the runtime can (see keepAliveTuning); elsewhere Node uses 1 s.
+   */
+  keepAliveIntervalMs?: number;
+  /**
+   * Unanswered probes before the connection is dropped (0: the runtime's). Applied only where
+   * the runtime can (see keepAliveTuning); elsewhere Node uses 10.
+   */
+  keepAliveCount?: number;
   /** Aborting rejects the dial and closes the half-open socket. */
   signal?: AbortSignal | undefined;
   /**
@@ -147,7 +157,18 @@ export const dialSocket: Dialer = (target, options) =>
     const onConnect = () => {
       cleanup();
       if (target.kind === 'tcp' && options.keepAlive) {
-        socket.setKeepAlive(true, options.keepAliveInitialDelayMs);
+        const interval = options.keepAliveIntervalMs ?? 0;
+        const count = options.keepAliveCount ?? 0;
+        if (keepAliveTuning && (interval > 0 || count > 0)) {
+          const setKeepAlive = socket.setKeepAlive as (...args: unknown[]) => Socket;
+          setKeepAlive.call(
+            socket,
+            true,
+            options.keepAliveInitialDelayMs,
+            interval > 0 ? interval : 1000,
+            count > 0 ? count : 10,
+          );
+        } else socket.setKeepAlive(true, options.keepAliveInitialDelayMs);
       }
       resolve(socket);
     };
@@ -175,6 +196,14 @@ export const dialSocket: Dialer = (target, options) =>
     if (options.signal?.aborted) onAbort();
     else options.signal?.addEventListener('abort', onAbort, { once: true });
   });
+
+/**
+ * True when the running Node's socket.setKeepAlive takes the probe interval and count after
+ * the initial delay (enable, initialDelay, interval, count; nodejs/node#63825, Node 26). Older
+ * runtimes take only the initial delay, and set TCP_KEEPINTVL to 1 s and TCP_KEEPCNT to 10
+ * themselves (libuv); none of them offers TCP_USER_TIMEOUT.
+ */
+export const keepAliveTuning: boolean = Socket.prototype.setKeepAlive.length >= 4;
 
 function connectOptions(target: DialTarget): NetConnectOpts {
   return target.kind === 'unix'

@@ -155,7 +155,7 @@ describe('pqnotify bench', () => {
     [['--rate', '0'], /--rate must be a positive number/],
     [['--listeners', '1', '--stall', '2'], /--stall cannot exceed --listeners/],
     [['--channels', '2', '--listener-channels', '3'], /--listener-channels cannot exceed/],
-    [['--frobnicate'], /Unknown option '--frobnicate'/],
+    [['--frobnicate'], /unknown option --frobnicate; /],
     [['extra'], /bench takes no arguments/],
   ])('exits 2 on bad options %j', async (args, message) => {
     const run = await bench([...args, '--url', server.url]);

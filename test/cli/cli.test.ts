@@ -1,6 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../support/cluster.js';
+import { freePort, startCluster } from '../support/cluster.js';
 import { BIN, cleanEnv, type Finished, runNode, startNode } from '../support/process.js';
+import { TcpProxy } from '../support/proxy.js';
 import { connectTest, managed, server } from '../support/server.js';
 
 function runToEnd(args: string[], env = cleanEnv(), input?: string): Promise<Finished> {
@@ -118,11 +120,46 @@ describe('pqnotify listen', () => {
   });
 });
 
+describe('pqnotify listen --wait', () => {
+  it('waits for the server, saying once why attempts fail, then listens', async () => {
+    const proxy = await TcpProxy.start({ host: '127.0.0.1', port: server.port });
+    try {
+      proxy.refuse(true);
+      const url = new URL(server.url);
+      url.host = `127.0.0.1:${proxy.port}`;
+      const channel = `cli_wait_${process.pid}`;
+      const run = startNode([BIN, 'listen', channel, '--wait', '--url', url.toString()]);
+      await run.match('stderr', /attempt 1 failed: .*; retrying with backoff/);
+      while (proxy.accepted < 8) await new Promise((resolve) => setTimeout(resolve, 20));
+      proxy.refuse(false);
+      await run.match('stderr', /as pid (\d+); Ctrl-C stops/);
+      // Each reason once (a refused connect can read as a reset or as an early close).
+      const reasons = [...run.stderr().matchAll(/attempt \d+ failed: (.*); retrying/g)].map(
+        (match) => match[1],
+      );
+      expect(reasons.length).toBeGreaterThanOrEqual(1);
+      expect(new Set(reasons).size).toBe(reasons.length);
+      expect(reasons.length).toBeLessThan(proxy.accepted - 1);
+      run.child.kill('SIGINT');
+      expect(await run.exit).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
 describe('pqnotify errors and exit codes', () => {
   it.each([
     ['no command', [], 2, /Usage:/],
     ['an unknown command', ['shout'], 2, /unknown command "shout"/],
-    ['an unknown option', ['listen', 'c', '--bogus'], 2, /Unknown option '--bogus'/],
+    [
+      'an unknown option',
+      ['listen', 'c', '--bogus'],
+      2,
+      /^pqnotify listen: unknown option --bogus; an argument that starts with "-" goes after "--" \(see --help\)\n$/,
+    ],
+    ['an option without its value', ['notify', 'c', '--url'], 2, /option --url needs a value/],
+    ['a flag given a value', ['listen', 'c', '--json=yes'], 2, /option --json takes no value/],
     ['listen without a channel', ['listen'], 2, /at least one channel/],
     ['notify without a channel', ['notify'], 2, /needs a channel/],
     ['a malformed URL', ['notify', 'c', '--url', 'postgres://[::1/db'], 3, /no closing "]"/],
@@ -130,7 +167,7 @@ describe('pqnotify errors and exit codes', () => {
     ['a 64-byte channel', ['notify', 'x'.repeat(64)], 6, /64 bytes in UTF-8; the limit is 63/],
     ['a 64-byte channel to listen', ['listen', 'é'.repeat(32)], 6, /64 bytes/],
     ['an 8000-byte payload', ['notify', 'c', 'p'.repeat(8000)], 6, /8000 bytes/],
-  ])('%s exits %i with a message', async (_name, args, code, message) => {
+  ])('%s exits with its code and a message', async (_name, args, code, message) => {
     const result = await runToEnd(args as string[]);
     expect(result.code, result.stderr).toBe(code);
     expect(result.stderr).toMatch(message);
@@ -159,6 +196,38 @@ describe('pqnotify errors and exit codes', () => {
       expect(result.code, result.stderr).toBe(5);
       expect(result.stderr).toMatch(/password authentication failed/);
       expect(result.stderr).not.toContain('not-the-password');
+    }
+  });
+
+  it('a missing database exits 7 and a missing role 5, not 4 (no usable server)', async () => {
+    // A server that trusts every role, so that a missing role is reported as such.
+    const cluster = await startCluster();
+    try {
+      for (const command of [
+        ['notify', 'c'],
+        ['listen', 'c'],
+      ]) {
+        const base = `127.0.0.1:${cluster.port}`;
+        const noDatabase = await runToEnd([
+          ...command,
+          '--url',
+          `postgres://postgres@${base}/nodb`,
+        ]);
+        expect(noDatabase.code, noDatabase.stderr).toBe(7);
+        expect(noDatabase.stderr).toMatch(/database "nodb" does not exist \(SQLSTATE 3D000\)/);
+        const noRole = await runToEnd([...command, '--url', `postgres://nobody@${base}/postgres`]);
+        expect(noRole.code, noRole.stderr).toBe(5);
+        expect(noRole.stderr).toMatch(/role "nobody" does not exist \(SQLSTATE 28000\)/);
+      }
+    } finally {
+      await cluster.destroy();
+    }
+  });
+
+  it('--version prints the version of the package and exits 0', async () => {
+    const { version } = JSON.parse(await readFile('package.json', 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      expect(await runToEnd([flag])).toEqual({ code: 0, stdout: `${version}\n`, stderr: '' });
     }
   });
 

@@ -184,7 +184,7 @@ describe('closing', () => {
     const { proxy, conn } = await viaProxy();
     const pid = conn.backendPid;
     try {
-      proxy.stall();
+      proxy.blackhole();
       await conn.close();
       expect(conn.status).toBe('closed');
       proxy.resume();
@@ -204,7 +204,7 @@ describe('closing', () => {
   it('close() gives up on Terminate when a stalled peer leaves no room to send it', async () => {
     const { proxy, conn } = await viaProxy();
     try {
-      proxy.stall();
+      proxy.blackhole();
       conn.sendQuery(`SELECT '${'x'.repeat(32 * 1024 * 1024)}'`);
       const closing = conn.close();
       const result = expect(conn.getResult()).rejects.toMatchObject({ code: 'CONNECTION_CLOSED' });

@@ -654,9 +654,11 @@ describe('resolveConfig', () => {
     });
 
     it('names option keys in messages about options', () => {
-      expect(
-        configError(() => resolveConfig({ connectTimeout: 'soon' }, undefined, env)).message,
-      ).toMatch(/invalid integer value "soon" for connect_timeout \(from options.connectTimeout\)/);
+      // A value the types refuse, as plain JavaScript could pass it.
+      const untyped = { connectTimeout: 'soon' } as unknown as ConnectOptions;
+      expect(configError(() => resolveConfig(untyped, undefined, env)).message).toMatch(
+        /invalid integer value "soon" for connect_timeout \(from options.connectTimeout\)/,
+      );
       expect(
         configError(() => resolveConfig({ port: Number.NaN }, undefined, env)).message,
       ).toMatch(/options.port must be a finite number/);

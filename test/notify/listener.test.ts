@@ -125,7 +125,7 @@ describe.each(transports)('$name', ({ url }) => {
       const stream = listener.stream();
       const disconnected = once(listener, 'disconnected');
       const gap = once(listener, 'gap');
-      proxy.stall();
+      proxy.blackhole();
       const [error] = (await disconnected) as [ConnectionError];
       expect(error.message).toMatch(/heartbeat/);
       proxy.resume();
@@ -168,7 +168,7 @@ describe.each(transports)('$name', ({ url }) => {
       expect(listener.backpressured).toBe(true);
       const disconnected = once(listener, 'disconnected');
       const gap = once(listener, 'gap');
-      proxy.stall();
+      proxy.blackhole();
       const [error] = (await disconnected) as [ConnectionError];
       expect(error.message).toMatch(/heartbeat/);
       expect(listener.backpressured).toBe(true);

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { Decoder, defaultMaxMessageSize, type ProtocolError } from '../../src/protocol/index.js';
+import {
+  backendMessageLimits,
+  Decoder,
+  defaultMaxMessageSize,
+  type ProtocolError,
+} from '../../src/protocol/index.js';
 import { byte, concat, frame, i16, i32, protocolError, raw, str } from './support.js';
 
 /** Decodes `bytes` (one chunk) to the end and returns the ProtocolError it must raise. */
@@ -33,6 +38,39 @@ describe('Decoder header errors', () => {
     expect(error.offset).toBe(1);
     expect(error.message).toMatch(/exceeds maxMessageSize 268435456/);
     expect(defaultMaxMessageSize).toBe(256 * 1024 * 1024);
+  });
+
+  it('rejects a NotificationResponse longer than a server can send, from the header alone', () => {
+    const limit = backendMessageLimits.NotificationResponse ?? 0;
+    expect(limit).toBe(32258);
+    // A notification whose length grew by 16 MiB: caught at once, not after 16 MiB more input.
+    const body = [...i32(1), ...str('chan'), ...str('payload')];
+    const decoder = new Decoder();
+    decoder.push(ready);
+    decoder.push(Uint8Array.of(0x41, ...i32(4 + body.length + (1 << 24)), ...body));
+    expect(decoder.next()).toEqual({ type: 'ReadyForQuery', transactionStatus: 'I' });
+    const error = protocolError(() => decoder.next());
+    expect(error.offset).toBe(ready.length + 1);
+    expect(error.message).toMatch(/NotificationResponse length \d+ exceeds 32258/);
+    // The same from notificationsAhead / nextOther: the count stops, the read throws.
+    const counting = new Decoder();
+    counting.push(Uint8Array.of(0x41, ...i32(limit + 1)));
+    expect(counting.notificationsAhead()).toBe(0);
+    expect(() => counting.nextOther(() => undefined)).toThrow(/exceeds 32258/);
+    // The largest a server can send is accepted.
+    const largest = new Decoder();
+    const payload = 'é'.repeat(15_998);
+    largest.push(frame('A', i32(2), str('c'.repeat(252)), str(payload)));
+    expect(largest.next()).toMatchObject({ type: 'NotificationResponse', payload });
+  });
+
+  it('keeps maxMessageSize for DataRow, CopyData and notices', () => {
+    const decoder = new Decoder();
+    decoder.push(Uint8Array.of(0x44, ...i32(1 << 26)));
+    expect(decoder.next()).toBeNull();
+    const notice = new Decoder();
+    notice.push(Uint8Array.of(0x4e, ...i32(1 << 26)));
+    expect(notice.next()).toBeNull();
   });
 
   it('checks the length when the header itself arrives in pieces', () => {

@@ -14,6 +14,57 @@ import {
 
 const notificationCode = backendMessageCodes.NotificationResponse;
 
+/** NAMEDATALEN - 1: the longest channel name, in bytes of the server encoding. */
+const maxChannelBytes = 63;
+/** NOTIFY_PAYLOAD_MAX_LENGTH - 1 with the default BLCKSZ of 8192: 8192 - 64 - 128 - 1. */
+const maxPayloadBytes = 7999;
+/** MAX_CONVERSION_GROWTH: client_encoding conversion makes a string at most 4 times longer. */
+const conversionGrowth = 4;
+/** MaxTupleAttributeNumber: the most columns a result or a COPY can have. */
+const maxColumns = 1664;
+/**
+ * For messages of a fixed size or a short tag (ReadyForQuery, BackendKeyData, CommandComplete,
+ * ...): generous, so that a body of the wrong size is reported by the body check, precisely.
+ */
+const smallLimit = 1024;
+/** Room for server-reported text of no fixed size (GUC values, SASL and GSS tokens). */
+const metadataLimit = 1024 * 1024;
+
+/**
+ * The largest length field the server can send for each message type whose size it bounds,
+ * checked from the header alone (see Decoder). A length over it is a corrupt stream, not a
+ * big message: without this cap a corrupt length in a NotificationResponse (say 16 MiB more)
+ * would swallow the following messages into one frame that completes only much later. Types
+ * not listed (DataRow, CopyData, FunctionCallResponse, ErrorResponse, NoticeResponse: their
+ * size is the data's or the application's) are bounded by `maxMessageSize` alone.
+ *
+ * NotificationResponse: pid, channel and payload, each string at most 4 times its size on the
+ * server after conversion to client_encoding; this assumes a server built with the default
+ * BLCKSZ (8 KiB), as every packaged build is.
+ */
+export const backendMessageLimits: Readonly<Record<string, number>> = Object.freeze({
+  NotificationResponse:
+    4 + 4 + (maxChannelBytes * conversionGrowth + 1) + (maxPayloadBytes * conversionGrowth + 1),
+  BackendKeyData: smallLimit,
+  ReadyForQuery: smallLimit,
+  BindComplete: smallLimit,
+  CloseComplete: smallLimit,
+  CopyDone: smallLimit,
+  EmptyQueryResponse: smallLimit,
+  NoData: smallLimit,
+  ParseComplete: smallLimit,
+  PortalSuspended: smallLimit,
+  CommandComplete: smallLimit,
+  CopyInResponse: 4 + 1 + 2 + 2 * maxColumns,
+  CopyOutResponse: 4 + 1 + 2 + 2 * maxColumns,
+  CopyBothResponse: 4 + 1 + 2 + 2 * maxColumns,
+  RowDescription: 4 + 2 + maxColumns * (maxChannelBytes * conversionGrowth + 1 + 18),
+  ParameterDescription: 4 + 2 + 4 * 65535,
+  ParameterStatus: metadataLimit,
+  NegotiateProtocolVersion: metadataLimit,
+  Authentication: metadataLimit,
+});
+
 /**
  * Turns the bytes a server sends (after the SSLRequest/GSSENCRequest answer, if any) into
  * BackendMessages. Pure: no I/O, timers or callbacks of its own, and no method ever blocks.
@@ -32,8 +83,9 @@ const notificationCode = backendMessageCodes.NotificationResponse;
  * Errors: bytes that break the protocol (see ProtocolError) make the reading methods throw
  * a ProtocolError whose `offset` counts from the first byte ever pushed. The decoder then
  * stays failed: every later `next` throws the same error, and `push` ignores its input.
- * The length field is checked against `maxMessageSize` from the header alone, before the
- * body arrives or any memory is set aside for it.
+ * The length field is checked against `maxMessageSize`, and against the type's own bound in
+ * `backendMessageLimits` (a NotificationResponse over 32258 bytes is corrupt), from the
+ * header alone, before the body arrives or any memory is set aside for it.
  */
 export class Decoder {
   private readonly frames: FrameBuffer;
@@ -47,7 +99,7 @@ export class Decoder {
   private aheadEnd = 0;
 
   constructor(options?: DecoderOptions) {
-    this.frames = new FrameBuffer(backendMessageCodes, 'message', options);
+    this.frames = new FrameBuffer(backendMessageCodes, 'message', options, backendMessageLimits);
   }
 
   /** Adds bytes received from the server. Keeps a reference to `chunk` until it is consumed. */

@@ -7,8 +7,8 @@ import { connect, type RuntimeOptions } from '../connection/connect.js';
 import type { Connection } from '../connection/connection.js';
 import { ServerError } from '../connection/errors.js';
 import { escapeIdentifier, escapeLiteral } from '../connection/escape.js';
+import { createListener, type GapMarker, type Listener } from '../notify/listener.js';
 import { PgClientError } from '../protocol/errors.js';
-import { createListener, type GapMarker, type Listener } from './listener.js';
 
 /** Options of runNotifyBench(). Counts are whole numbers; times are milliseconds. */
 export interface NotifyBenchOptions {
@@ -78,16 +78,29 @@ export interface NotifyBenchProgress {
   /** Gap markers seen so far, summed over listeners. */
   gaps: number;
   /** Each listener's current backend pid (0 while it reconnects), deliveries and gaps. */
-  listeners: { processId: number; delivered: number; gaps: number }[];
+  listeners: {
+    /** The listener's backend pid; 0 while it reconnects. */
+    processId: number;
+    /** Measured notifications it received. */
+    delivered: number;
+    /** Gap markers it saw. */
+    gaps: number;
+  }[];
 }
 
 /** End-to-end latency from the pg_notify() call to the harness reading it, in milliseconds. */
 export interface NotifyBenchLatency {
+  /** Median. */
   p50: number;
+  /** 90th percentile. */
   p90: number;
+  /** 99th percentile. */
   p99: number;
+  /** 99.9th percentile. */
   p999: number;
+  /** The slowest. */
   max: number;
+  /** The arithmetic mean. */
   mean: number;
 }
 
@@ -117,6 +130,7 @@ export interface NotifyBenchCounts {
 
 /** One listener's row of the result. */
 export interface NotifyBenchListenerResult extends NotifyBenchCounts {
+  /** The listener's number, from 0. */
   index: number;
   /** Backend pids this listener had, in order (one more after each gap). */
   processIds: number[];
@@ -130,69 +144,104 @@ export interface NotifyBenchListenerResult extends NotifyBenchCounts {
 
 /**
  * The result of runNotifyBench(), which is also what `pqnotify bench --json` prints (schema
- * `pqnotify-bench/1`; fields are only ever added):
- *
- * - `schema`: `'pqnotify-bench/1'`; `startedAt`: ISO 8601 time of the start.
- * - `server`: `{ version, address, maxConnections }` (server_version, host:port).
- * - `settings`: the workload as run: `listeners`, `notifiers`, `channels`,
- *   `channelsPerListener`, `rate` (null = unthrottled), `durationMs` and `count` (one is
- *   null), `payloadSize`, `batch`, `warmupMs`, `stalledListeners`.
- * - `aborted`: stopped early by the signal. `elapsedMs`: the measured sending time.
- *   `drainMs`: the wait for the tail after it; `drained`: every listener accounted for every
- *   notification before drainTimeoutMs (else the missing ones count as lost).
- * - `sent` (measured notifications committed), `sentPerSecond`, `warmupSent`,
- *   `transactions` (committed), `failedTransactions`.
- * - `overall`: NotifyBenchCounts summed over listeners (latency over every delivery).
- * - `listeners`: NotifyBenchListenerResult per listener.
- * - `queueUsage`: `{ max, samples: [{ tMs, usage }] }`: pg_notification_queue_usage() (a
- *   fraction of the queue, 0 to 1) sampled from its own connection; `tMs` from the start of
- *   the measured part (negative during the warm-up).
- * - `timeline`: per `timelineIntervalMs` bucket from the start of the measured part:
- *   `{ tMs, spanMs, sent, delivered, p50Ms, p99Ms }`: `spanMs` is the part of the bucket
- *   before the run ended (the last bucket is shorter), `sent` counts by the time the
- *   transaction was sent, `delivered` (over all listeners) by the time it arrived; latency
- *   is null when nothing arrived in the bucket.
- * - `errors`: `[{ source, message, count }]`: failed transactions and lost connections
- *   (`source` is `notifier N` or `listener N`).
+ * `pqnotify-bench/1`; fields are only ever added).
  */
 export interface NotifyBenchResult {
+  /** The schema of this object: `pqnotify-bench/1`. */
   schema: 'pqnotify-bench/1';
+  /** When the run started, as ISO 8601. */
   startedAt: string;
+  /** The server: server_version, `host:port`, max_connections. */
   server: { version: string; address: string; maxConnections: number };
-  settings: {
-    listeners: number;
-    notifiers: number;
-    channels: number;
-    channelsPerListener: number;
-    rate: number | null;
-    durationMs: number | null;
-    count: number | null;
-    payloadSize: number;
-    batch: number;
-    warmupMs: number;
-    stalledListeners: number;
-  };
+  /** The workload as run (the options, with their defaults filled in). */
+  settings: NotifyBenchSettings;
+  /** True when the signal stopped the run early. */
   aborted: boolean;
+  /** The measured sending time. */
   elapsedMs: number;
+  /** The wait for the tail after sending. */
   drainMs: number;
+  /**
+   * True when every listener accounted for every notification before drainTimeoutMs (else
+   * the missing ones count as lost).
+   */
   drained: boolean;
+  /** Measured notifications committed. */
   sent: number;
+  /** Measured notifications committed per second of elapsedMs. */
   sentPerSecond: number;
+  /** Notifications committed during the warm-up. */
   warmupSent: number;
+  /** Transactions committed. */
   transactions: number;
+  /** Transactions that failed. */
   failedTransactions: number;
+  /** Counts summed over listeners (latency over every delivery). */
   overall: NotifyBenchCounts;
+  /** One row per listener. */
   listeners: NotifyBenchListenerResult[];
+  /**
+   * pg_notification_queue_usage() (a fraction of the queue, 0 to 1), sampled from a
+   * connection of its own: the highest sample, and every sample at `tMs` from the start of
+   * the measured part (negative during the warm-up).
+   */
   queueUsage: { max: number; samples: { tMs: number; usage: number }[] };
-  timeline: {
-    tMs: number;
-    spanMs: number;
-    sent: number;
-    delivered: number;
-    p50Ms: number | null;
-    p99Ms: number | null;
-  }[];
-  errors: { source: string; message: string; count: number }[];
+  /** One bucket per timelineIntervalMs from the start of the measured part. */
+  timeline: NotifyBenchTimelineBucket[];
+  /** Failed transactions and lost connections, counted by source and message. */
+  errors: NotifyBenchErrorCount[];
+}
+
+/** NotifyBenchResult's `settings`: the workload as run. */
+export interface NotifyBenchSettings {
+  /** K: connections that LISTEN. */
+  listeners: number;
+  /** M: connections that NOTIFY. */
+  notifiers: number;
+  /** C: channels. */
+  channels: number;
+  /** Channels each listener listens on. */
+  channelsPerListener: number;
+  /** Target notifications per second over all notifiers; null: unthrottled. */
+  rate: number | null;
+  /** How long the measured part sent; null when `count` was given. */
+  durationMs: number | null;
+  /** How many notifications the measured part sent; null when a duration was given. */
+  count: number | null;
+  /** Bytes per payload. */
+  payloadSize: number;
+  /** Notifications per transaction. */
+  batch: number;
+  /** The unmeasured warm-up. */
+  warmupMs: number;
+  /** Listeners that held a transaction open while the notifiers sent. */
+  stalledListeners: number;
+}
+
+/** One bucket of NotifyBenchResult's `timeline`. */
+export interface NotifyBenchTimelineBucket {
+  /** The start of the bucket, from the start of the measured part. */
+  tMs: number;
+  /** The part of the bucket before the run ended (the last bucket is shorter). */
+  spanMs: number;
+  /** Notifications sent in the bucket, by the time their transaction was sent. */
+  sent: number;
+  /** Notifications delivered in the bucket (over all listeners), by the time they arrived. */
+  delivered: number;
+  /** Median latency of the bucket's deliveries; null when nothing arrived in it. */
+  p50Ms: number | null;
+  /** 99th percentile latency of the bucket's deliveries; null when nothing arrived in it. */
+  p99Ms: number | null;
+}
+
+/** One line of NotifyBenchResult's `errors`. */
+export interface NotifyBenchErrorCount {
+  /** `notifier N` or `listener N`. */
+  source: string;
+  /** The error's message. */
+  message: string;
+  /** How many times it happened. */
+  count: number;
 }
 
 /**
@@ -202,6 +251,7 @@ export interface NotifyBenchResult {
  *   EXECUTE privilege); `cause` holds the ServerError when the server gave one.
  */
 export class NotifyBenchError extends PgClientError {
+  /** Which of the two reasons. */
   readonly code: 'BENCH_TOO_MANY_CONNECTIONS' | 'BENCH_CANNOT_NOTIFY';
 
   constructor(code: NotifyBenchError['code'], message: string, options?: { cause: unknown }) {

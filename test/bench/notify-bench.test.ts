@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
-  connect,
   type NotifyBenchCounts,
   NotifyBenchError,
   type NotifyBenchResult,
   runNotifyBench,
-} from '../../src/index.js';
+} from '../../src/bench/index.js';
+import { connect } from '../../src/index.js';
 import { connectTest, managed, server } from '../support/server.js';
 
 /** Every notification arrived once, in order, on every listener. */

@@ -159,6 +159,18 @@ export class Cluster {
     await this.asOwner(join(this.binDir, 'pg_ctl'), ['stop', '-w', '-D', this.dataDir, '-m', mode]);
   }
 
+  /** Ends recovery on a standby and waits until it accepts writes (pg_ctl promote). */
+  async promote(): Promise<void> {
+    await this.asOwner(join(this.binDir, 'pg_ctl'), [
+      'promote',
+      '-w',
+      '-t',
+      '60',
+      '-D',
+      this.dataDir,
+    ]);
+  }
+
   /** Re-reads the configuration files (pg_ctl reload). */
   async reload(): Promise<void> {
     await this.asOwner(join(this.binDir, 'pg_ctl'), ['reload', '-D', this.dataDir]);

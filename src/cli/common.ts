@@ -99,7 +99,9 @@ export function describeFailure(error: unknown): { code: ExitCodeValue; message:
           ? ExitCode.auth
           : error.code === 'CONNECTION_REJECTED' && databaseSqlStates.has(error.sqlState ?? '')
             ? ExitCode.database
-            : ExitCode.unreachable;
+            : error.code === 'LISTEN_LOST'
+              ? ExitCode.failure
+              : ExitCode.unreachable;
     return { code, message: error.message };
   }
   if (error instanceof ServerError) {

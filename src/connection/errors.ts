@@ -23,6 +23,8 @@ import type { NoticeFields } from '../protocol/fields.js';
  *   or a message that does not fit what the connection is doing (no `cause`).
  * - CONNECTION_CLOSED: the connection was closed by the application and cannot be used.
  * - CONNECTION_BUSY: a command is already running on the connection.
+ * - LISTEN_LOST: a Listener's session does not hold its LISTENs (another backend answers, or
+ *   channels are missing): in practice a pooler in transaction or statement mode.
  */
 export type ConnectionErrorCode =
   | 'CONNECTION_CONFIG'
@@ -36,7 +38,8 @@ export type ConnectionErrorCode =
   | 'CONNECTION_REJECTED'
   | 'CONNECTION_LOST'
   | 'CONNECTION_CLOSED'
-  | 'CONNECTION_BUSY';
+  | 'CONNECTION_BUSY'
+  | 'LISTEN_LOST';
 
 /** Extra facts a ConnectionError may carry. */
 export interface ConnectionErrorDetails {

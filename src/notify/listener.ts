@@ -17,6 +17,7 @@ import {
   retriesExhausted,
   retryDelay,
 } from './retry.js';
+import { SUBSCRIPTION_CHECK, SubscriptionCheck } from './subscription.js';
 
 /** A notification as the Listener delivers it: tagged, so it can be told from a gap. */
 export interface ListenerNotification extends Notification {
@@ -349,6 +350,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private samplerConn: Connection | undefined;
   private sampling = false;
   private closing: Promise<void> | undefined;
+  private readonly subscription = new SubscriptionCheck(() => this.open());
   private currentState: ListenerState = 'connecting';
   private since: number | undefined;
   private lastInput: number | undefined;
@@ -631,8 +633,10 @@ export class Listener extends EventEmitter<ListenerEvents> {
         ...toListen.map((channel) => `LISTEN ${escapeIdentifier(channel)}`),
         ...toUnlisten.map((channel) => `UNLISTEN ${escapeIdentifier(channel)}`),
       ];
+      if (toListen.length > 0) statements.push(SUBSCRIPTION_CHECK);
       try {
-        await conn.exec(statements.join(';\n'));
+        const result = await conn.exec(statements.join(';\n'));
+        if (toListen.length > 0) await this.subscription.afterListen(conn, result);
       } catch (error) {
         if (error instanceof ServerError) {
           conn.destroy(
@@ -731,8 +735,12 @@ export class Listener extends EventEmitter<ListenerEvents> {
         return await this.attempt();
       } catch (caught) {
         if (this.closed) return undefined;
-        error = asConnectionError(caught);
-        const fatal = error.code === 'CONNECTION_AUTH' || error.code === 'CONNECTION_CONFIG';
+        const final = this.subscription.finalError;
+        error = final ?? asConnectionError(caught);
+        const fatal =
+          final !== undefined ||
+          error.code === 'CONNECTION_AUTH' ||
+          error.code === 'CONNECTION_CONFIG';
         if (fatal || retriesExhausted(retry, attempt)) {
           await this.giveUp(error, cause !== undefined);
           return undefined;
@@ -752,6 +760,11 @@ export class Listener extends EventEmitter<ListenerEvents> {
       const lost = await this.readUntilLost(conn);
       conn.destroy(lost);
       if (this.closed) return;
+      const final = this.subscription.finalError;
+      if (final) {
+        await this.giveUp(final, true);
+        return;
+      }
       const lastInputAt = this.lastInput ?? this.settings.clock.now();
       const previousProcessId = conn.backendPid;
       this.conn = undefined;
@@ -870,16 +883,20 @@ export class Listener extends EventEmitter<ListenerEvents> {
   }
 
   /**
-   * Sends the heartbeat query; destroys the connection when no answer comes within
-   * heartbeatTimeoutMs. The answer (ReadyForQuery) is a whole message, so it counts as input.
+   * Sends the heartbeat query, which proves the subscription (SubscriptionCheck.verify: this
+   * backend, every channel listened, else LISTEN_LOST); destroys the connection when no answer
+   * comes within heartbeatTimeoutMs. The answer (ReadyForQuery) is a whole message, so it
+   * counts as input.
    */
   private async heartbeat(conn: Connection): Promise<void> {
     const timeout = this.settings.heartbeatTimeoutMs;
     let timer: NodeJS.Timeout | undefined;
-    const answered = conn.exec('SELECT 1').then(
-      () => true,
-      () => true,
-    );
+    const answered = this.subscription
+      .verify(conn, () => this.actual)
+      .then(
+        () => true,
+        () => true,
+      );
     const late = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), timeout);
     });

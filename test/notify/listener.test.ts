@@ -206,13 +206,14 @@ describe.each(transports)('$name', ({ url }) => {
       const disconnects: ConnectionError[] = [];
       listener.on('disconnected', (error) => disconnects.push(error));
       const stream = listener.stream();
+      // Paused before the burst commits: a heartbeat query in flight at the commit (an idle
+      // listener sends one every 20 ms here) would take the whole burst while not paused.
       const paused = once(listener, 'backpressure');
       const sender = await notifier();
-      const sending = sender.query(
-        'SELECT count(pg_notify($1, i::text)) FROM generate_series(1, $2::int) i',
-        [channel, String(total)],
-      );
+      const burst = 'SELECT count(pg_notify($1, i::text)) FROM generate_series($2::int, $3::int) i';
+      await sender.query(burst, [channel, '1', String(highWaterMark)]);
       const [{ pending: atPause }] = (await paused) as [{ pending: number }];
+      const sending = sender.query(burst, [channel, String(highWaterMark + 1), String(total)]);
       await probed;
       expect(listener.backpressured).toBe(true);
       expect(listener.pending).toBeGreaterThan(atPause);
@@ -288,7 +289,7 @@ describe.each(transports)('$name', ({ url }) => {
       await sender.notify(channels[9_999] ?? '', 'last');
       const [item] = await collect(stream, () => true);
       expect(item).toMatchObject({ channel: channels[9_999], payload: 'last' });
-    });
+    }, 90_000); // 7-20 s on two shared cores: 10,000 subscriptions, each awaited
 
     it('a slow consumer with a high-water mark keeps memory bounded while 1,000,000 notifications are sent', async () => {
       const highWaterMark = 2000;

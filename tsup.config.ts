@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import { defineConfig, type Options } from 'tsup';
 
 /** The library's entry points: one per subpath of package.json's "exports". */
@@ -9,8 +10,8 @@ const entry = {
 };
 
 /**
- * What both formats share. Splitting puts each module in one chunk that every entry imports,
- * so `PgClientError` and the other classes have one identity per format across `pqnotify`,
+ * What both configurations share. Splitting puts each module in one chunk that every entry
+ * imports, so `PgClientError` and the other classes have one identity across `pqnotify`,
  * `pqnotify/protocol`, `pqnotify/bench` and the CLI. No source maps: the output is plain,
  * unminified JavaScript whose stack traces read as they are, and maps would take a quarter
  * of the package. `node:` prefixes stay as written.
@@ -22,17 +23,35 @@ const common: Options = {
   dts: { compilerOptions: { stripInternal: true } },
 };
 
+/**
+ * The CommonJS entry points: one line each that hands `require()` the ES module itself
+ * (Node 20.19+ and 22.12+ `require()` ES modules without a flag). One copy of the code, so a
+ * program that both imports and requires pqnotify gets the same classes either way.
+ */
+function writeCjsWrappers(): void {
+  for (const name of Object.keys(entry)) {
+    const target = `./${posix.basename(name)}.js`;
+    writeFileSync(
+      `dist/${name}.cjs`,
+      `'use strict';\n// The ES module itself: Node 20.19+ and 22.12+ require() ES modules.\nmodule.exports = require('${target}');\n`,
+    );
+  }
+}
+
 // One build writes dist/ afresh; the two configurations run side by side, so neither cleans.
 rmSync('dist', { recursive: true, force: true });
 
 export default defineConfig([
-  // ESM: the library and the CLI in one build, so the CLI imports the library's chunks.
+  // ESM: the library and the CLI in one build, so the CLI imports the library's chunks; then
+  // the CommonJS entry points that require it.
   {
     ...common,
     entry: { ...entry, cli: 'src/cli/bin.ts' },
     format: ['esm'],
     dts: { ...(common.dts as object), entry },
+    onSuccess: async () => writeCjsWrappers(),
   },
-  // CJS: the library alone (the CLI is an ES module).
-  { ...common, entry, format: ['cjs'] },
+  // CJS: declarations only (.d.cts), for TypeScript's require() resolution; the JavaScript is
+  // the wrappers above.
+  { ...common, entry, format: ['cjs'], dts: { ...(common.dts as object), only: true } },
 ]);

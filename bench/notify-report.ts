@@ -3,7 +3,7 @@
  * what it prints, and as a hand-written SVG chart of throughput and latency by client.
  */
 import { escapeXml, markdownTable } from '../src/cli/format.js';
-import type { ClientName, NotifyReport, PayloadSize, TargetRow, Variant } from './notify.js';
+import type { ClientName, NotifyReport, PayloadSize, TargetRow, Variant } from './notify-types.js';
 
 const variants: readonly Variant[] = ['cold', 'warm'];
 

@@ -33,6 +33,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { type Connection, connect } from '../src/index.js';
 import { type Cluster, startCluster } from '../test/support/cluster.js';
+import { median } from './median.js';
 import type { ListenerEvent, ListenerTask } from './notify-listener.js';
 import { renderMarkdown, renderSvg } from './notify-report.js';
 import {
@@ -358,13 +359,6 @@ async function runLatency(ctx: Context, rep: number, client: ClientName): Promis
     record.error = error instanceof Error ? error.message : String(error);
   }
   return record;
-}
-
-function median(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function defined(values: readonly (number | null)[]): number[] {

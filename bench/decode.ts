@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import type { BackendMessage as PgMessage } from 'pg-protocol/dist/messages.js';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import { Decoder, Writer, writeBackendMessage } from '../src/protocol/index.js';
+import { median } from './median.js';
 
 const messageCount = 1_000_000;
 const chunkSize = 64 * 1024;
@@ -96,11 +97,6 @@ function runPgProtocol(chunks: readonly Buffer[], expected: string): number {
   return messageCount / seconds;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? 0;
-}
-
 /** Runs the benchmark for both payload sizes and returns the medians. Takes some seconds. */
 export async function runDecodeBench(): Promise<DecodeBenchResult[]> {
   const results: DecodeBenchResult[] = [];
@@ -118,8 +114,8 @@ export async function runDecodeBench(): Promise<DecodeBenchResult[]> {
       theirs.push(runPgProtocol(chunks, expected));
       await new Promise((resolve) => setImmediate(resolve));
     }
-    const pqnotifyMsgsPerSec = median(ours);
-    const pgProtocolMsgsPerSec = median(theirs);
+    const pqnotifyMsgsPerSec = median(ours) ?? 0;
+    const pgProtocolMsgsPerSec = median(theirs) ?? 0;
     results.push({
       payloadBytes,
       messages: messageCount,

@@ -1,9 +1,11 @@
 /**
  * Renders the notification benchmark's report (bench/notify.ts) as Markdown, which is also
- * what it prints, and as a hand-written SVG chart of throughput and latency by client.
+ * what it prints, and as an SVG chart of throughput and latency by client (drawn by
+ * src/cli/chart.ts, the renderer of the CLI's bench chart too).
  */
+import { barPanel, svgDocument } from '../src/cli/chart.js';
 import { escapeXml, markdownTable } from '../src/cli/format.js';
-import type { ClientName, NotifyReport, PayloadSize, TargetRow, Variant } from './notify.js';
+import type { ClientName, NotifyReport, PayloadSize, TargetRow, Variant } from './notify-types.js';
 
 const variants: readonly Variant[] = ['cold', 'warm'];
 
@@ -170,50 +172,6 @@ const palette: Record<ClientName, string> = {
   'node-raw': '#7f7f7f',
 };
 
-interface Bar {
-  value: number | null;
-  color: string;
-  opacity: number;
-}
-
-/** A panel of bars, one cluster per client, with values printed above the bars. */
-function panel(
-  x: number,
-  y: number,
-  width: number,
-  height: number,
-  title: string,
-  clusters: readonly (readonly Bar[])[],
-  format: (value: number) => string,
-): string {
-  const top = y + 30;
-  const bottom = y + height - 10;
-  const values = clusters.flat().map((b) => b.value ?? 0);
-  const max = Math.max(...values, 1e-9) * 1.15;
-  const slot = (width - 20) / Math.max(clusters.length, 1);
-  const barWidth = (slot - 6) / Math.max(...clusters.map((c) => c.length), 1);
-  const parts = [
-    `<text x="${x + width / 2}" y="${y + 14}" text-anchor="middle" font-weight="bold">${escapeXml(title)}</text>`,
-    `<line x1="${x + 10}" y1="${bottom}" x2="${x + width - 10}" y2="${bottom}" stroke="#444"/>`,
-  ];
-  clusters.forEach((bars, ci) => {
-    bars.forEach((bar, bi) => {
-      const left = x + 10 + ci * slot + 3 + bi * barWidth;
-      const h = bar.value === null ? 0 : ((bottom - top) * bar.value) / max;
-      parts.push(
-        `<rect x="${left.toFixed(1)}" y="${(bottom - h).toFixed(1)}" width="${(barWidth - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${bar.color}" fill-opacity="${bar.opacity}"/>`,
-      );
-      const label = bar.value === null ? 'n/a' : format(bar.value);
-      const cx = left + (barWidth - 1) / 2;
-      const cy = bottom - h - 3;
-      parts.push(
-        `<text x="${cx.toFixed(1)}" y="${cy.toFixed(1)}" font-size="8" transform="rotate(-90 ${cx.toFixed(1)} ${cy.toFixed(1)})" dy="3">${label}</text>`,
-      );
-    });
-  });
-  return parts.join('\n');
-}
-
 /**
  * The chart: one throughput panel per payload size (solid = cold, light = warm, million
  * notifications/s) and a latency panel (solid = p50, light = p99, µs), one color per client.
@@ -227,7 +185,7 @@ export function renderSvg(report: NotifyReport): string {
   const parts: string[] = [];
   payloadSizes.forEach((size, i) => {
     parts.push(
-      panel(
+      barPanel(
         10 + i * panelWidth,
         50,
         panelWidth - 10,
@@ -248,7 +206,7 @@ export function renderSvg(report: NotifyReport): string {
     );
   });
   parts.push(
-    panel(
+    barPanel(
       10 + 3 * panelWidth,
       50,
       panelWidth - 10,
@@ -272,14 +230,10 @@ export function renderSvg(report: NotifyReport): string {
     .join('\n');
   const m = report.machine;
   const subtitle = `${m.cpus} cores, Node ${m.node}, ${m.server.split(' on ')[0]}, libpq ${m.libpq ?? 'n/a'}; medians of ${report.reps}`;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
-    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+  return svgDocument(width, height, [
     `<text x="20" y="16" font-weight="bold">pqnotify notification benchmark${report.quick ? ' (quick run)' : ''}</text>`,
     `<text x="${width - 20}" y="16" text-anchor="end" fill="#555">${escapeXml(subtitle)}</text>`,
     legend,
     ...parts,
-    '</svg>',
-    '',
-  ].join('\n');
+  ]);
 }

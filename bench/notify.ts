@@ -33,13 +33,26 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { type Connection, connect } from '../src/index.js';
 import { type Cluster, startCluster } from '../test/support/cluster.js';
-import type { JsClient, ListenerEvent, ListenerTask } from './notify-listener.js';
+import { median } from './median.js';
+import type { ListenerEvent, ListenerTask } from './notify-listener.js';
 import { renderMarkdown, renderSvg } from './notify-report.js';
+import {
+  type BurstRun,
+  type ClientName,
+  type LatencyRow,
+  type LatencyRun,
+  type Machine,
+  type MemoryRow,
+  type NotifyReport,
+  type PayloadSize,
+  type Percentiles,
+  payloadSizes,
+  type TargetRow,
+  type ThroughputRow,
+  type Variant,
+} from './notify-types.js';
 
 const run = promisify(execFile);
-
-/** A client under test: the JavaScript ones run bench/notify-listener.ts, libpq the C receiver. */
-export type ClientName = JsClient | 'libpq';
 
 /** Every client, in the order of the report. */
 const clientNames: readonly ClientName[] = [
@@ -51,143 +64,9 @@ const clientNames: readonly ClientName[] = [
   'node-raw',
 ];
 
-/** Payload sizes in bytes; the last six characters of each payload are its sequence number. */
-const payloadSizes = [6, 100, 1000] as const;
-
-/** One payload size. */
-export type PayloadSize = (typeof payloadSizes)[number];
-
-/** Cold: the only burst of a fresh process. Warm: the second burst, after an untimed one. */
-export type Variant = 'cold' | 'warm';
-
 const channel = 'bench';
 const fullCounts: Record<PayloadSize, number> = { 6: 1_000_000, 100: 1_000_000, 1000: 200_000 };
 const quickCounts: Record<PayloadSize, number> = { 6: 50_000, 100: 50_000, 1000: 10_000 };
-
-/** One listener process receiving bursts. */
-export interface BurstRun {
-  rep: number;
-  client: ClientName;
-  payloadBytes: PayloadSize;
-  variant: Variant;
-  /** Notifications sent in the timed burst. */
-  expected: number;
-  received: number;
-  /** First to last notification of the timed burst, or null when it failed. */
-  seconds: number | null;
-  /** (received - 1) / seconds, or null when the run failed. */
-  perSecond: number | null;
-  /** Listener CPU time (user + system) during the timed burst, or null when it failed. */
-  cpuSeconds: number | null;
-  idleRssKiB: number | null;
-  /** Peak resident set since LISTEN (or of the whole process when it could not be reset). */
-  peakRssKiB: number | null;
-  peakSinceListen: boolean;
-  /** Lifetime peak (process.resourceUsage().maxRSS, getrusage for libpq), startup included. */
-  maxRssKiB: number | null;
-  /** Why the run failed: a short count, wrong sequence numbers, a crash. */
-  error?: string;
-}
-
-/** Percentiles of latency samples, in microseconds. */
-export interface Percentiles {
-  p50Us: number;
-  p90Us: number;
-  p99Us: number;
-}
-
-/** One latency process: back-to-back samples (hot) and samples after a pause (paced). */
-export interface LatencyRun {
-  rep: number;
-  client: ClientName;
-  samples: number;
-  hot: Percentiles | null;
-  paced: Percentiles | null;
-  error?: string;
-}
-
-/** Median throughput of one client, payload size and variant. */
-export interface ThroughputRow {
-  client: ClientName;
-  payloadBytes: PayloadSize;
-  variant: Variant;
-  perSecond: number | null;
-  /** Median listener CPU time per notification, in nanoseconds. */
-  cpuNsPerNotification: number | null;
-  /** Median listener CPU time over the first-to-last time (1 = one core busy throughout). */
-  cpuBusy: number | null;
-  failures: number;
-}
-
-/** Median latency percentiles of one client, each the median over the repetitions. */
-export interface LatencyRow {
-  client: ClientName;
-  hot: Percentiles | null;
-  paced: Percentiles | null;
-  failures: number;
-}
-
-/** Listener memory of one client and payload size. */
-export interface MemoryRow {
-  client: ClientName;
-  payloadBytes: PayloadSize;
-  variant: Variant;
-  /** Median resident set right after LISTEN. */
-  idleMiB: number | null;
-  /** Median peak since LISTEN. */
-  peakMiB: number | null;
-  /** Largest (peak - idle) over the repetitions. */
-  maxGrowthMiB: number | null;
-}
-
-/** One target of the issue, checked in this run. */
-export interface TargetRow {
-  target: string;
-  client: ClientName;
-  variant: Variant | 'all';
-  /** A ratio (x) or, for memory, MiB above idle. */
-  value: number | null;
-  /** The bound, in the same unit as value. */
-  limit: number;
-  kind: 'atLeast' | 'atMost';
-  unit: 'x' | 'MiB';
-  /** null when the reference client did not run. */
-  pass: boolean | null;
-}
-
-/** Where and how the benchmark ran. */
-export interface Machine {
-  cpus: number;
-  cpuModel: string;
-  memoryGiB: number;
-  os: string;
-  node: string;
-  server: string;
-  serverSource: string;
-  libpq: string | null;
-  pg: string;
-  postgres: string;
-}
-
-/** Everything one run of the benchmark found; written as notify.json. */
-export interface NotifyReport {
-  date: string;
-  quick: boolean;
-  reps: number;
-  counts: Record<PayloadSize, number>;
-  latencyWarmup: number;
-  latencySamples: number;
-  latencyGapMs: number;
-  machine: Machine;
-  clients: ClientName[];
-  skipped: { client: ClientName; reason: string }[];
-  throughput: ThroughputRow[];
-  latency: LatencyRow[];
-  memory: MemoryRow[];
-  targets: TargetRow[];
-  failures: string[];
-  runs: { bursts: BurstRun[]; latency: LatencyRun[] };
-}
 
 interface Options {
   quick: boolean;
@@ -480,13 +359,6 @@ async function runLatency(ctx: Context, rep: number, client: ClientName): Promis
     record.error = error instanceof Error ? error.message : String(error);
   }
   return record;
-}
-
-function median(values: readonly number[]): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function defined(values: readonly (number | null)[]): number[] {

@@ -23,7 +23,6 @@ export {
   type Notification,
   type QueryResult,
   type ResultField,
-  type Tracer,
   type TransactionStatus,
 } from './connection/connection.js';
 export {
@@ -45,7 +44,6 @@ export {
   type ReplicationErrorCode,
   type SystemIdentity,
 } from './connection/replication.js';
-export { createTracer, type TraceOptions, traceMask } from './connection/trace.js';
 export {
   compareDurablePositions,
   type DurableHandler,
@@ -97,4 +95,5 @@ export {
 } from './notify/slots.js';
 export { PgClientError, ProtocolError } from './protocol/errors.js';
 export type { NoticeFields } from './protocol/fields.js';
+export { createTracer, type TraceOptions, type Tracer, traceMask } from './protocol/trace.js';
 export type { Dialer, DialOptions, DialTarget } from './socket/socket.js';

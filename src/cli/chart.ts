@@ -1,3 +1,7 @@
+/**
+ * The one SVG chart renderer of pqnotify: the document, line panels over time (the CLI's
+ * `pqnotify bench --chart`) and bar panels (the notify benchmark's chart, bench/notify-report.ts).
+ */
 import type { NotifyBenchResult } from '../bench/notify-bench.js';
 import { escapeXml, plural } from './format.js';
 
@@ -29,7 +33,14 @@ function label(value: number): string {
   return String(Number(value.toPrecision(3)));
 }
 
-function panel(title: string, unit: string, series: Series[], top: number, maxX: number): string {
+/** A line panel: a title, four grid lines, x labels in seconds and one polyline per series. */
+function linePanel(
+  title: string,
+  unit: string,
+  series: Series[],
+  top: number,
+  maxX: number,
+): string {
   const plotWidth = WIDTH - LEFT - RIGHT;
   const maxY = niceCeiling(Math.max(0, ...series.flatMap((s) => s.points.map((p) => p.y))));
   const px = (x: number) => LEFT + (x / maxX) * plotWidth;
@@ -64,6 +75,69 @@ function panel(title: string, unit: string, series: Series[], top: number, maxX:
       `<text x="${legendX + 16}" y="${top - 8}">${escapeXml(s.name)}</text>`,
     );
   }
+  return parts.join('\n');
+}
+
+/**
+ * A self-contained SVG document of `width` by `height` on a white background, 11px sans-serif
+ * text, with `parts` (SVG elements) one a line, ending in a newline.
+ */
+export function svgDocument(width: number, height: number, parts: readonly string[]): string {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+/** One bar of a bar panel: its value (null: no bar, labelled n/a), fill colour and opacity. */
+export interface Bar {
+  value: number | null;
+  color: string;
+  opacity: number;
+}
+
+/**
+ * A panel of bars in the box at (`x`, `y`) of `width` by `height`: a title, a base line and one
+ * cluster of bars per entry of `clusters`, each bar with its value printed above it by
+ * `format`. The scale runs from 0 to 1.15 times the largest value.
+ */
+export function barPanel(
+  x: number,
+  y: number,
+  width: number,
+  height: number,
+  title: string,
+  clusters: readonly (readonly Bar[])[],
+  format: (value: number) => string,
+): string {
+  const top = y + 30;
+  const bottom = y + height - 10;
+  const values = clusters.flat().map((b) => b.value ?? 0);
+  const max = Math.max(...values, 1e-9) * 1.15;
+  const slot = (width - 20) / Math.max(clusters.length, 1);
+  const barWidth = (slot - 6) / Math.max(...clusters.map((c) => c.length), 1);
+  const parts = [
+    `<text x="${x + width / 2}" y="${y + 14}" text-anchor="middle" font-weight="bold">${escapeXml(title)}</text>`,
+    `<line x1="${x + 10}" y1="${bottom}" x2="${x + width - 10}" y2="${bottom}" stroke="#444"/>`,
+  ];
+  clusters.forEach((bars, ci) => {
+    bars.forEach((bar, bi) => {
+      const left = x + 10 + ci * slot + 3 + bi * barWidth;
+      const h = bar.value === null ? 0 : ((bottom - top) * bar.value) / max;
+      parts.push(
+        `<rect x="${left.toFixed(1)}" y="${(bottom - h).toFixed(1)}" width="${(barWidth - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${bar.color}" fill-opacity="${bar.opacity}"/>`,
+      );
+      const label = bar.value === null ? 'n/a' : format(bar.value);
+      const cx = left + (barWidth - 1) / 2;
+      const cy = bottom - h - 3;
+      parts.push(
+        `<text x="${cx.toFixed(1)}" y="${cy.toFixed(1)}" font-size="8" transform="rotate(-90 ${cx.toFixed(1)} ${cy.toFixed(1)})" dy="3">${label}</text>`,
+      );
+    });
+  });
   return parts.join('\n');
 }
 
@@ -146,13 +220,11 @@ export function renderBenchChart(result: NotifyBenchResult): string {
     `pqnotify bench: ${plural(settings.listeners, 'listener')}, ` +
     `${plural(settings.notifiers, 'notifier')}, ${plural(settings.channels, 'channel')}, payload ${settings.payloadSize} B, batch ${settings.batch}, ` +
     `${settings.rate === null ? 'unthrottled' : `${settings.rate}/s`}; PostgreSQL ${result.server.version}`;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="11">`,
-    `<rect width="${WIDTH}" height="${height}" fill="white"/>`,
+  return svgDocument(WIDTH, height, [
     `<text x="${LEFT}" y="18" font-size="13">${escapeXml(heading)}</text>`,
-    ...panels.map((p, i) => panel(p.title, p.unit, p.series, TOP + i * (PANEL_HEIGHT + GAP), maxX)),
+    ...panels.map((p, i) =>
+      linePanel(p.title, p.unit, p.series, TOP + i * (PANEL_HEIGHT + GAP), maxX),
+    ),
     `<text x="${WIDTH / 2}" y="${height - 6}" text-anchor="middle">seconds</text>`,
-    '</svg>',
-    '',
-  ].join('\n');
+  ]);
 }

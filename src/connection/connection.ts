@@ -18,6 +18,7 @@ import {
   writeSync,
   writeTerminate,
 } from '../protocol/index.js';
+import { createTracer, type TraceOptions, type Tracer } from '../protocol/trace.js';
 import { type ReusedBufferInput, reusedBufferInputOf } from '../socket/socket.js';
 import type { Authenticator } from './authenticate.js';
 import { checkChannel, checkPayload } from './channels.js';
@@ -26,7 +27,6 @@ import { ConnectionError, ServerError } from './errors.js';
 import { escapeIdentifier, escapeLiteral } from './escape.js';
 import { Fifo } from './fifo.js';
 import { checkStartupAnswer, notPostgresql, shownBytes } from './first-answer.js';
-import { createTracer, type TraceOptions } from './trace.js';
 
 /** libpq's PQstatus, in words: usable, broken, or closed by the application. */
 export type ConnectionStatus = 'ok' | 'bad' | 'closed';
@@ -83,12 +83,6 @@ export interface BackendKey {
 
 /** Sends a CancelRequest over a new connection to the same server (set up by connect()). */
 export type CancelSender = (key: BackendKey) => Promise<void>;
-
-/** Formats one traced message line (set by trace()). */
-export interface Tracer {
-  frontend(bytes: Uint8Array): void;
-  backend(message: BackendMessage): void;
-}
 
 /**
  * A CopyBoth exchange in progress (START_REPLICATION), from Connection.copyBoth(). The

@@ -8,7 +8,6 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTracer, traceMask } from '../../src/connection/trace.js';
 import { ServerError } from '../../src/index.js';
 import {
   type BackendMessage,
@@ -35,6 +34,7 @@ import {
   writeSync,
   writeTerminate,
 } from '../../src/protocol/index.js';
+import { createTracer, traceMask } from '../../src/protocol/trace.js';
 import { buildLibpqProgram } from '../support/libpq.js';
 import { connectTest, server } from '../support/server.js';
 

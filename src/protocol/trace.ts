@@ -17,7 +17,7 @@
  * went over the wire.
  */
 
-import { int32At } from '../protocol/frame.js';
+import { int32At } from './frame.js';
 import {
   authenticationCodes,
   type BackendMessage,
@@ -27,8 +27,19 @@ import {
   requestCodes,
   Writer,
   writeBackendMessage,
-} from '../protocol/index.js';
-import type { Tracer } from './connection.js';
+} from './index.js';
+
+/**
+ * Receives every message of a connection both ways (libpq's PQtrace hook; see
+ * Connection.setTracer). `frontend` gets one whole encoded message, which it may read only
+ * during the call (the connection's writer reuses the bytes); `backend` gets the decoded
+ * message, which owns its data. Both are called synchronously on the connection's read or
+ * write path and must not block.
+ */
+export interface Tracer {
+  frontend(bytes: Uint8Array): void;
+  backend(message: BackendMessage): void;
+}
 
 /** Options of createTracer and Connection.trace. */
 export interface TraceOptions {

@@ -88,6 +88,16 @@ async function collect(
 const payloads = (items: ListenerItem[]) =>
   items.map((item) => (item.type === 'notification' ? item.payload : 'gap'));
 
+/** After a recovery: a NOTIFY sent now reaches the stream right behind the gap marker. */
+async function expectGapThenNotification(
+  stream: AsyncIterator<ListenerItem>,
+  sender: Connection,
+  channel: string,
+): Promise<void> {
+  await sender.notify(channel, 'after');
+  expect(payloads(await collect(stream, (items) => items.length === 2))).toEqual(['gap', 'after']);
+}
+
 describe.each(transports)('$name', ({ url, plain }) => {
   describe('Listener under faults', () => {
     it('blackhole during reconnect: backs off through timed-out attempts, then recovers; downtime covers it all', async () => {
@@ -133,11 +143,7 @@ describe.each(transports)('$name', ({ url, plain }) => {
       expect(gap.downtimeMs).toBeGreaterThanOrEqual(outage - 50);
       expect(listener.state).toBe('listening');
       const sender = await observer();
-      await sender.notify(channel, 'after');
-      expect(payloads(await collect(stream, (items) => items.length === 2))).toEqual([
-        'gap',
-        'after',
-      ]);
+      await expectGapThenNotification(stream, sender, channel);
     });
 
     it('createListener against a silent peer rejects with CONNECTION_TIMEOUT and leaves no socket', async () => {
@@ -193,11 +199,7 @@ describe.each(transports)('$name', ({ url, plain }) => {
       if (plain) expect(error.message).toMatch(/NotificationResponse length \d+ exceeds 32258/);
       await gapSeen;
       expect(Date.now() - sentAt).toBeLessThan(3000);
-      await sender.notify(channel, 'after');
-      expect(payloads(await collect(stream, (items) => items.length === 2))).toEqual([
-        'gap',
-        'after',
-      ]);
+      await expectGapThenNotification(stream, sender, channel);
     });
 
     it('half-open with heartbeat 2000/1000: found within 3 s, downtime covers the silence', async () => {
@@ -226,11 +228,7 @@ describe.each(transports)('$name', ({ url, plain }) => {
       expect(gap.downtimeMs).toBeGreaterThanOrEqual(detectedAfter);
       expect(gap.lastInputAt).toBe(lastInput);
       const sender = await observer();
-      await sender.notify(channel, 'after');
-      expect(payloads(await collect(stream, (items) => items.length === 2))).toEqual([
-        'gap',
-        'after',
-      ]);
+      await expectGapThenNotification(stream, sender, channel);
     });
 
     it('a dripping server (one byte at a time) is alive: whole messages keep coming', async () => {
@@ -307,11 +305,7 @@ describe.each(transports)('$name', ({ url, plain }) => {
       const sender = await observer();
       await sender.query('SELECT pg_terminate_backend($1::int)', [String(listener.processId)]);
       await gapSeen;
-      await sender.notify(channel, 'after');
-      expect(payloads(await collect(stream, (items) => items.length === 2))).toEqual([
-        'gap',
-        'after',
-      ]);
+      await expectGapThenNotification(stream, sender, channel);
       expect(reported).toEqual(['disconnected', 'gap']);
     });
 

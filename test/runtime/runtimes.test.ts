@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cleanEnv } from '../support/process.js';
+import { cleanEnv, startProcess } from '../support/process.js';
+import { BUN, DENO, DENO_PERMISSIONS, runtimeEnv } from '../support/runtimes.js';
 import { server } from '../support/server.js';
 
 /**
@@ -12,30 +11,21 @@ import { server } from '../support/server.js';
  * as platform packages). Needs dist/: `npm test` builds it, a lone run needs `npm run build`.
  */
 
-const root = resolve('.');
 const SUITE = 'test/runtime/suite.mjs';
 
 /**
- * What Deno must be allowed for pqnotify and its CLI, each for a reason of its own: network
- * (TCP), environment (PG* variables and HOME are read at every connect), reading files
- * (~/.pgpass, sslrootcert and ~/.postgresql/ at every TLS connection, Unix sockets), writing
- * (Deno asks for it to connect to a Unix socket), the home directory (sys homedir, for
- * ~/.postgresql/ at every TLS connection), and, for the suite alone, running the CLI.
+ * The runtimes compared: the command that runs the suite on each, and the one that runs the
+ * CLI. On Deno the CLI gets exactly what pqnotify needs (DENO_PERMISSIONS); the suite also
+ * writing (for the Unix socket) and running (the CLI).
  */
-const DENO_PERMISSIONS = [
-  '--allow-net',
-  '--allow-env',
-  '--allow-read',
-  '--allow-write',
-  '--allow-sys=homedir',
-  '--allow-run',
-];
-
-/** The runtimes compared, with the command that runs a script on each. */
 const runtimes = [
-  { name: 'node', command: [process.execPath] },
-  { name: 'bun', command: [binary('bun')] },
-  { name: 'deno', command: [binary('deno'), 'run', ...DENO_PERMISSIONS] },
+  { name: 'node', command: [process.execPath], cli: [process.execPath] },
+  { name: 'bun', command: [BUN], cli: [BUN] },
+  {
+    name: 'deno',
+    command: [DENO, 'run', ...DENO_PERMISSIONS, '--allow-write', '--allow-run'],
+    cli: [DENO, 'run', ...DENO_PERMISSIONS],
+  },
 ] as const;
 
 type RuntimeName = (typeof runtimes)[number]['name'];
@@ -55,10 +45,6 @@ interface SuiteRun {
   stderr: string;
 }
 
-function binary(name: string): string {
-  return join(root, 'node_modules', '.bin', name);
-}
-
 /** The suite's argument: the server, and what it needs to start the CLI on this runtime. */
 function suiteConfig(runtime: (typeof runtimes)[number]): string {
   const managed = server.managed
@@ -71,38 +57,25 @@ function suiteConfig(runtime: (typeof runtimes)[number]): string {
   return JSON.stringify({
     runtime: runtime.name,
     url: server.url,
-    cli: runtime.command,
+    cli: runtime.cli,
     ...managed,
   });
 }
 
-function runSuite(runtime: (typeof runtimes)[number]): Promise<SuiteRun> {
+async function runSuite(runtime: (typeof runtimes)[number]): Promise<SuiteRun> {
   const [command, ...args] = runtime.command;
   if (!existsSync(command))
     throw new Error(`${command} is missing: npm install (the devDependencies bun and deno)`);
-  const child = spawn(command, [...args, SUITE, suiteConfig(runtime)], {
-    cwd: root,
-    env: cleanEnv({ DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const run = startProcess(command, [...args, SUITE, suiteConfig(runtime)], {
+    env: runtimeEnv(cleanEnv()),
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code) => {
-      const results = stdout
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as CheckResult);
-      resolve({ code, results, stderr });
-    });
-  });
+  const code = await run.exit;
+  const results = run
+    .stdout()
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as CheckResult);
+  return { code, results, stderr: run.stderr() };
 }
 
 /** The checks as rows, the runtimes as columns: `pass 12 ms`, `FAIL`, `skip`. */

@@ -4,7 +4,7 @@
 //
 //   node test/runtime/suite.mjs '{"runtime":"node","url":"postgres://...","cli":["node"]}'
 //   bun test/runtime/suite.mjs '...'
-//   deno run --allow-net --allow-env --allow-read --allow-write --allow-sys --allow-run \
+//   deno run --allow-net --allow-env --allow-read --allow-sys=homedir --allow-write --allow-run \
 //     test/runtime/suite.mjs '...'
 //
 // The one argument is a JSON object: `runtime` (a name for channels and messages), `url` (a

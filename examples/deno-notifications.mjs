@@ -2,7 +2,8 @@
  * Deno: one connection, its notifications as an async iterator that Ctrl-C ends (a Deno
  * signal listener aborts it). Deno runs it with the permissions pqnotify needs: network,
  * environment (PG* variables, HOME), reading files (~/.pgpass, TLS root certificates) and
- * the home directory (for ~/.postgresql/); add --allow-write for a Unix socket.
+ * the home directory (for ~/.postgresql/); add --allow-write for a Unix socket, and
+ * --allow-sys=homedir,uid,gid,userInfo when no user is named (libpq's default is the OS user).
  *
  *   deno run --allow-net --allow-env --allow-read --allow-sys=homedir \
  *     examples/deno-notifications.mjs [conninfo]      (or DATABASE_URL, PG*; channel: CHANNEL)

@@ -100,7 +100,8 @@ describe('the runtime suite on Node, Bun and Deno', () => {
   beforeAll(async () => {
     const done = await Promise.all(runtimes.map(runSuite));
     for (const [i, runtime] of runtimes.entries()) runs.set(runtime.name, done[i]!);
-    console.log(`runtime suite (${SUITE}):\n${table(runs)}`);
+    const against = server.cluster ? `PostgreSQL ${server.cluster.major}` : server.host;
+    console.log(`runtime suite (${SUITE}) against ${against}:\n${table(runs)}`);
   }, 240_000);
 
   it('runs the same list of checks on each runtime', () => {

@@ -116,6 +116,14 @@ const checks = [
       }),
   },
   {
+    name: 'TLS sslmode=prefer (the default) negotiates TLS',
+    run: () =>
+      withConnection({}, async (conn) => {
+        expect(conn.tls, 'the connection fell back to plaintext');
+        expect(await isEncrypted(conn), 'the server sees no TLS');
+      }),
+  },
+  {
     name: 'TLS sslmode=require',
     run: () =>
       withConnection({ sslmode: 'require' }, async (conn) => {

@@ -9,10 +9,10 @@
  *
  * Files: resolveConfig stats a few default files (~/.postgresql/root.crt, postgresql.crt,
  * postgresql.key, /var/run/postgresql); it never reads the password file (see pgpass.ts).
+ * Environment variables, the home directory, the user name and files are read through
+ * environment.ts, which decides what a missing runtime permission (Deno) means.
  */
-import { statSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { homedir, networkInterfaces, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type {
   ConnectionConfig,
@@ -30,7 +30,8 @@ import {
   isConninfoKeyword,
   parseConninfo,
 } from './conninfo-parse.js';
-import { ConnectionError } from './errors.js';
+import { Environment } from './environment.js';
+import type { ConnectionError } from './errors.js';
 
 /** The environment variable libpq reads for each keyword (libpq-envars.html). */
 const ENV_VARS: Partial<Record<ConninfoKeyword, string>> = {
@@ -86,9 +87,10 @@ const DEFAULT_PORT = 5432;
  * libpq uses /var/run/postgresql, upstream libpq /tmp. pqnotify takes /var/run/postgresql
  * when that directory exists, else /tmp. On Windows there is none (libpq uses localhost).
  */
-export function defaultSocketDir(): string {
-  if (process.platform === 'win32') return '';
-  return isDirectory('/var/run/postgresql') ? '/var/run/postgresql' : '/tmp';
+export function defaultSocketDir(environment: Environment = new Environment()): string {
+  if (environment.system.platform === 'win32') return '';
+  const debian = '/var/run/postgresql';
+  return environment.stat(debian)?.kind === 'directory' ? debian : '/tmp';
 }
 
 /** A value and where it came from, for error messages. */
@@ -109,23 +111,35 @@ interface Setting {
  * options object '' means "not given". One deliberate difference: an environment variable
  * set to '' counts as unset (libpq would reject PGSSLMODE='' as an invalid sslmode).
  *
- * Throws ConnectionError CONNECTION_CONFIG for malformed or contradictory settings and for
+ * `environment` gives the variables (process.env by default; a plain record is read as the
+ * variables) and the files, home directory and user name; what a runtime refuses to give
+ * (Deno without --allow-env, --allow-read or --allow-sys) is handled as environment.ts says:
+ * unreadable variables count as unset and absent files as absent, with warnings.
+ *
+ * Throws ConnectionError CONNECTION_CONFIG for malformed or contradictory settings, for
  * libpq features pqnotify does not have (service files, physical replication, GSSAPI encryption,
- * requirepeer, sslcertmode=require, sslcrldir, sslkeylogfile, OAuth, SCRAM keys).
+ * requirepeer, sslcertmode=require, sslcrldir, sslkeylogfile, OAuth, SCRAM keys), and when
+ * no user is given and the operating system user name cannot be read.
  * Synchronous; only stats a few default files (see the module comment).
  */
 export function resolveConfig(
   conninfo?: string | ConnectOptions,
   overrides?: ConnectOptions,
-  env: Record<string, string | undefined> = process.env,
+  environment: Environment | Readonly<Record<string, string | undefined>> = new Environment(),
 ): ConnectionConfig {
+  const surroundings =
+    environment instanceof Environment ? environment : new Environment({ variables: environment });
   const settings = new Map<ConninfoKeyword, Setting>();
   let passwordFn: (() => string | Promise<string>) | undefined;
 
+  // The home directory's variable (see Environment.home) in the same read, so that one
+  // warning names every variable the runtime would not give.
+  const homeVariable = surroundings.system.platform === 'win32' ? 'APPDATA' : 'HOME';
+  const env = surroundings.variables([...Object.values(ENV_VARS), 'PGREQUIRESSL', homeVariable]);
   for (const keyword of CONNINFO_KEYWORDS) {
     const name = ENV_VARS[keyword];
     const value = name === undefined ? undefined : env[name];
-    if (name !== undefined && value !== undefined && value !== '') {
+    if (name !== undefined && value !== undefined) {
       settings.set(keyword, { keyword, value, source: name });
     }
   }
@@ -169,14 +183,14 @@ export function resolveConfig(
   }
   if (overrides !== undefined) applyOptions(overrides, 'overrides');
 
-  return interpret(settings, passwordFn, env);
+  return interpret(settings, passwordFn, surroundings);
 }
 
 /** Turns the merged settings into a ConnectionConfig, checking every value. */
 function interpret(
   settings: Map<ConninfoKeyword, Setting>,
   passwordFn: (() => string | Promise<string>) | undefined,
-  env: Record<string, string | undefined>,
+  environment: Environment,
 ): ConnectionConfig {
   const get = (keyword: ConninfoKeyword): Setting | undefined => settings.get(keyword);
   const text = (keyword: ConninfoKeyword): string | undefined => {
@@ -186,7 +200,8 @@ function interpret(
 
   rejectUnsupported(settings);
 
-  const home = homeDirectory(env);
+  const home = environment.home();
+  const isFile = (path: string): boolean => environment.stat(path)?.kind === 'file';
   const sslmodeSetting = get('sslmode');
   let sslmode = choice(sslmodeSetting, SSL_MODES, 'prefer');
   let sslrootcert = text('sslrootcert');
@@ -205,7 +220,7 @@ function interpret(
     );
   }
 
-  const hosts = resolveHosts(get('host'), get('hostaddr'), get('port'));
+  const hosts = resolveHosts(get('host'), get('hostaddr'), get('port'), environment);
 
   const postgresDir = home === undefined ? undefined : join(home, '.postgresql');
   const defaultRoot = postgresDir === undefined ? undefined : join(postgresDir, 'root.crt');
@@ -220,7 +235,7 @@ function interpret(
     return path !== undefined && isFile(path) ? path : undefined;
   };
 
-  const user = text('user') ?? osUser();
+  const user = text('user') ?? environment.userName();
   const minProtocolVersion = protocolVersion(get('min_protocol_version')) ?? PROTOCOL_3_0;
   const maxProtocolVersion =
     protocolVersion(get('max_protocol_version')) ??
@@ -249,7 +264,7 @@ function interpret(
     user,
     dbname: text('dbname') ?? user,
     password: passwordFn ?? text('password'),
-    passfile: text('passfile') ?? defaultPassfile(home, env),
+    passfile: text('passfile') ?? defaultPassfile(home, environment.system.platform),
     applicationName: text('application_name'),
     fallbackApplicationName: text('fallback_application_name'),
     options: text('options'),
@@ -383,6 +398,7 @@ function resolveHosts(
   host: Setting | undefined,
   hostaddr: Setting | undefined,
   port: Setting | undefined,
+  environment: Environment,
 ): HostTarget[] {
   const names = host !== undefined && host.value !== '' ? host.value.split(',') : undefined;
   const addrs =
@@ -406,7 +422,7 @@ function resolveHosts(
     const addr = addrs?.[i] ?? '';
     let name = names?.[i] ?? '';
     if (addr !== '') {
-      const numeric = numericAddress(addr);
+      const numeric = numericAddress(addr, environment);
       if (numeric === undefined) {
         throw configError(
           `invalid hostaddr "${addr}" (from ${hostaddr?.source}): not a numeric IPv4 or IPv6 address`,
@@ -421,7 +437,7 @@ function resolveHosts(
       });
       continue;
     }
-    if (name === '') name = defaultSocketDir() || 'localhost';
+    if (name === '') name = defaultSocketDir(environment) || 'localhost';
     const isSocket = name.startsWith('/') || name.startsWith('@');
     targets.push({
       host: name,
@@ -440,7 +456,7 @@ function resolveHosts(
  * bytes: "127.1", "0x7f000001") as a dotted quad; IPv6 as it is, with a numeric zone
  * ("::1%1") or an interface name on a link-local address ("fe80::1%eth0"). Else undefined.
  */
-function numericAddress(text: string): string | undefined {
+function numericAddress(text: string, environment: Environment): string | undefined {
   const zoneAt = text.indexOf('%');
   if (zoneAt !== -1) {
     const address = text.slice(0, zoneAt);
@@ -448,7 +464,7 @@ function numericAddress(text: string): string | undefined {
     if (isIP(address) !== 6 || zone === '') return undefined;
     if (/^\d+$/.test(zone)) return text;
     const linkLocal = /^fe[89ab][0-9a-f]:/i.test(address);
-    return linkLocal && networkInterfaces()[zone] !== undefined ? text : undefined;
+    return linkLocal && environment.networkInterfaceNames().includes(zone) ? text : undefined;
   }
   if (isIP(text) === 6) return text;
   const parts = text.split('.');
@@ -604,54 +620,11 @@ function unknownOption(key: string, what: string): ConnectionError {
   return configError(`unknown connection option ${what}.${key}${hint}`);
 }
 
-/** The user's home directory: $HOME, else the passwd entry (as libpq's pqGetHomeDirectory). */
-function homeDirectory(env: Record<string, string | undefined>): string | undefined {
-  if (process.platform === 'win32')
-    return env.APPDATA ? join(env.APPDATA, 'postgresql') : undefined;
-  if (env.HOME) return env.HOME;
-  try {
-    return userInfo().homedir || homedir();
-  } catch {
-    return undefined;
-  }
-}
-
-/** ~/.pgpass, or %APPDATA%\postgresql\pgpass.conf on Windows. */
-function defaultPassfile(
-  home: string | undefined,
-  env: Record<string, string | undefined>,
-): string {
-  if (process.platform === 'win32') {
-    return join(env.APPDATA ?? homedir(), 'postgresql', 'pgpass.conf');
-  }
-  return join(home ?? homedir(), '.pgpass');
-}
-
-/** The operating system user name, libpq's default user. */
-function osUser(): string {
-  try {
-    return userInfo().username;
-  } catch (cause) {
-    throw new ConnectionError(
-      'CONNECTION_CONFIG',
-      'could not determine the operating system user name; set user or PGUSER',
-      { cause },
-    );
-  }
-}
-
-function isFile(path: string): boolean {
-  try {
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
+/**
+ * The password file in the home directory (see Environment.home): ~/.pgpass, or
+ * %APPDATA%\postgresql\pgpass.conf on Windows; none when the home directory is unknown.
+ */
+function defaultPassfile(home: string | undefined, platform: string): string | undefined {
+  if (home === undefined) return undefined;
+  return join(home, platform === 'win32' ? 'pgpass.conf' : '.pgpass');
 }

@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { cleanEnv, runNode } from './support/process.js';
+import { cleanEnv, runNode, startProcess } from './support/process.js';
+import { BUN, DENO, DENO_PERMISSIONS, runtimeEnv } from './support/runtimes.js';
 import { connectTest, server } from './support/server.js';
 
 function run(script: string, channel?: string): { child: ChildProcess; output: () => string } {
@@ -72,5 +73,78 @@ describe('examples', () => {
     expect(steps[6]).toContain('(her own pid: a self-notification)');
     if (!extra.DATABASE_URL)
       expect(text.trimEnd().endsWith('stopping the throwaway server')).toBe(true);
+  });
+});
+
+describe('an example per runtime (the built package, imported by its name)', () => {
+  const env = (channel: string, extra: Record<string, string> = {}) =>
+    runtimeEnv(cleanEnv({ CHANNEL: channel, ...extra }));
+
+  it('node-listener: prints notifications, a gap after pg_terminate_backend, closes on SIGINT', async () => {
+    const channel = `node_example_${process.pid}`;
+    const run = startProcess(process.execPath, ['examples/node-listener.mjs', server.url], {
+      env: env(channel),
+    });
+    const [, pid] = await run.match('stdout', /as pid (\d+); Ctrl-C stops/);
+    await using notifier = await connectTest();
+    await notifier.notify(channel, 'before');
+    await run.match('stdout', /: before\n/);
+    await notifier.query('SELECT pg_terminate_backend($1::int)', [pid!]);
+    const [, newPid] = await run.match('stdout', /gap: reconnected as pid (\d+)/);
+    expect(newPid).not.toBe(pid);
+    await notifier.notify(channel, 'after');
+    await run.match('stdout', new RegExp(`"${channel}" from pid ${notifier.backendPid}: after\n`));
+    run.child.kill('SIGINT');
+    expect(await run.exit, run.stderr()).toBe(0);
+    expect(run.stdout().trimEnd().endsWith('closed')).toBe(true);
+  });
+
+  it('bun-sse: relays notifications as Server-Sent Events, stops on SIGINT', async () => {
+    const channel = `bun_example_${process.pid}`;
+    const run = startProcess(BUN, ['examples/bun-sse.mjs', server.url], {
+      env: env(channel, { PORT: '0' }),
+    });
+    const [, url] = await run.match('stdout', /Server-Sent Events on (\S+);/);
+    const stop = new AbortController();
+    const response = await fetch(url!, { signal: stop.signal });
+    expect(response.headers.get('content-type')).toBe('text/event-stream');
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let events = '';
+    const readUntil = async (text: string) => {
+      while (!events.includes(text)) {
+        const { done, value } = await reader.read();
+        if (done) throw new Error(`the event stream ended before ${text}: ${events}`);
+        events += value;
+      }
+    };
+    await readUntil(': listening\n\n');
+    await using notifier = await connectTest();
+    await notifier.notify(channel, 'to the browser');
+    await readUntil(
+      `data: ${JSON.stringify({ channel, payload: 'to the browser', processId: notifier.backendPid })}\n\n`,
+    );
+    stop.abort();
+    run.child.kill('SIGINT');
+    expect(await run.exit, run.stderr()).toBe(0);
+    expect(run.stdout().trimEnd().endsWith('stopped')).toBe(true);
+  });
+
+  it('deno-notifications: runs with the documented permissions, stops on SIGINT', async () => {
+    const channel = `deno_example_${process.pid}`;
+    const run = startProcess(
+      DENO,
+      ['run', ...DENO_PERMISSIONS, 'examples/deno-notifications.mjs', server.url],
+      { env: env(channel) },
+    );
+    await run.match('stdout', /as pid \d+; Ctrl-C stops/);
+    await using notifier = await connectTest();
+    await notifier.notify(channel, 'to Deno');
+    await run.match(
+      'stdout',
+      new RegExp(`"${channel}" from pid ${notifier.backendPid}: to Deno\n`),
+    );
+    run.child.kill('SIGINT');
+    expect(await run.exit, run.stderr()).toBe(0);
+    expect(run.stdout().trimEnd().endsWith('stopped')).toBe(true);
   });
 });

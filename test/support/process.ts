@@ -41,7 +41,16 @@ export function startNode(
   args: string[],
   options: { env?: NodeJS.ProcessEnv; input?: string } = {},
 ): Running {
-  const child = spawn(process.execPath, args, {
+  return startProcess(process.execPath, args, options);
+}
+
+/** Starts `command` with `args`, with `input` on stdin (none by default), collecting its output. */
+export function startProcess(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
+): Running {
+  const child = spawn(command, args, {
     env: options.env ?? cleanEnv(),
     stdio: ['pipe', 'pipe', 'pipe'],
   });

@@ -12,13 +12,14 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { ConnectOptions, RuntimeOptions } from '../../src/index.js';
 import { cleanEnv } from '../support/process.js';
+import { DENO, runtimeEnv } from '../support/runtimes.js';
 import { server, superuserNoPassword } from '../support/server.js';
 
-const deno = resolve('node_modules/.bin/deno');
 const script = resolve('test/support/deno-connect.mjs');
 
 interface Outcome {
   connected: boolean;
+  tls: boolean;
   error?: { name: string; code?: string; message: string };
   warnings: string[];
 }
@@ -30,7 +31,7 @@ async function underDeno(
   options: Pick<RuntimeOptions, 'env'> = {},
 ): Promise<Outcome> {
   const { stdout } = await promisify(execFile)(
-    deno,
+    DENO,
     [
       'run',
       '--no-prompt',
@@ -39,7 +40,7 @@ async function underDeno(
       JSON.stringify(settings),
       JSON.stringify(options),
     ],
-    { env: cleanEnv() },
+    { env: runtimeEnv(cleanEnv()) },
   );
   return JSON.parse(stdout) as Outcome;
 }
@@ -47,7 +48,7 @@ async function underDeno(
 const tcp = superuserNoPassword;
 const home = process.env.HOME ?? '';
 
-describe.skipIf(!existsSync(deno))('Deno with permissions withheld', () => {
+describe.skipIf(!existsSync(DENO))('Deno with permissions withheld', () => {
   it('without --allow-env, explicit settings connect, and the unread PG* variables are said', async () => {
     const outcome = await underDeno(['--allow-net'], { ...tcp, password: server.password });
     expect(outcome.connected).toBe(true);
@@ -64,7 +65,19 @@ describe.skipIf(!existsSync(deno))('Deno with permissions withheld', () => {
       { ...tcp, password: server.password },
       { env: {} },
     );
-    expect(outcome).toEqual({ connected: true, warnings: [] });
+    expect(outcome).toEqual({ connected: true, tls: false, warnings: [] });
+  });
+
+  it('without --allow-read or --allow-sys, sslmode=prefer still negotiates TLS', async () => {
+    const outcome = await underDeno(['--allow-net', '--allow-env'], {
+      ...tcp,
+      password: server.password,
+      sslmode: 'prefer',
+    });
+    expect(outcome).toMatchObject({ connected: true, tls: true });
+    expect(outcome.warnings).toEqual([
+      `could not check whether "${home}/.postgresql/root.crt" exists, so it and any other file pqnotify looks for count as absent: checking needs Deno's --allow-read`,
+    ]);
   });
 
   it('without --allow-read, a skipped ~/.pgpass is said before the missing password', async () => {

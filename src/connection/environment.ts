@@ -10,13 +10,18 @@
  * - an environment variable that may not be read counts as unset (libpq's getenv() finding
  *   nothing), with one warning naming the variables;
  * - a home directory that may not be read is unknown: ~/.pgpass and ~/.postgresql/ are not
- *   used, with a warning;
- * - a file whose existence may not be checked counts as absent (libpq treats any failed
- *   stat() so), with a warning;
+ *   used, with a warning when one of them would have been;
+ * - a default file whose existence may not be checked counts as absent (libpq treats any
+ *   failed stat() so), with one warning;
  * - the password file that may not be read is skipped (libpq skips an unreadable one), with a
  *   warning;
- * - a file that must be read (a TLS file named in the settings) or the operating system user
- *   name (libpq's default user) that may not be read: a ConnectionError naming the permission.
+ * - network interface names that may not be read are none (a link-local hostaddr with an
+ *   interface name is then refused), with a warning;
+ * - a file the settings name (a TLS file) that may not be checked or read, or the operating
+ *   system user name (libpq's default user): a ConnectionError naming the permission.
+ *
+ * Other failures keep libpq's meaning: a file that is not there or that fs may not open
+ * (ENOENT, EACCES) is absent, in silence.
  */
 import { readFileSync, type Stats, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -154,7 +159,8 @@ export class Environment {
 
   /**
    * The variables among `names` that are set and not empty. Variables the runtime may not
-   * read count as unset, with one warning naming them. Never throws.
+   * read count as unset, with one warning naming them. Any other error a read throws (an
+   * injected record's getter; process.env throws none) is thrown.
    */
   variables(names: readonly string[]): Record<string, string> {
     const denied: string[] = [];
@@ -184,7 +190,7 @@ export class Environment {
   /**
    * The directory libpq keeps the user's files in: $HOME (else the user database) on Unix,
    * %APPDATA%\postgresql on Windows. Undefined when unknown; a caller that then goes without
-   * a file says so with warnHomeUnknown. Never throws.
+   * a file says so with warnHomeUnknown. Throws only as variables() does.
    */
   home(): string | undefined {
     if (this.#home === undefined) this.#home = this.#findHome();

@@ -129,8 +129,8 @@ export interface EnvironmentOptions {
 
 /**
  * What one connect() reads from its surroundings, with the permission rules of the module
- * comment applied. Reads are synchronous except openFile; values read are kept, and each
- * warning is given once per Environment.
+ * comment applied. Reads are synchronous except openOptionalFile; values read are kept, and
+ * each warning is given once per Environment.
  */
 export class Environment {
   /** The system the files and names are read through. */

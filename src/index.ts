@@ -26,6 +26,12 @@ export {
   type TransactionStatus,
 } from './connection/connection.js';
 export {
+  type FileStatus,
+  nodeSystem,
+  type OpenFile,
+  type System,
+} from './connection/environment.js';
+export {
   ConnectionError,
   type ConnectionErrorCode,
   type ConnectionErrorDetails,

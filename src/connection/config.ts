@@ -87,8 +87,11 @@ export interface ConnectionConfig {
    * connection code looks up `passfile` for each host with lookupPassword.
    */
   password: PasswordSource | undefined;
-  /** PGPASSFILE / passfile, else ~/.pgpass (%APPDATA%\postgresql\pgpass.conf on Windows). */
-  passfile: string;
+  /**
+   * PGPASSFILE / passfile, else ~/.pgpass (%APPDATA%\postgresql\pgpass.conf on Windows);
+   * undefined when the home directory is unknown (none is looked up then, as in libpq).
+   */
+  passfile: string | undefined;
   /** application_name to send at startup, when given. */
   applicationName: string | undefined;
   /** application_name to send when `applicationName` is not given. */

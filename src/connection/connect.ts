@@ -16,6 +16,7 @@ import { Authenticator } from './authenticate.js';
 import type { ConnectionConfig, ConnectOptions, HostTarget } from './config.js';
 import { type BackendKey, Connection } from './connection.js';
 import { resolveConfig } from './conninfo.js';
+import { Environment, type System } from './environment.js';
 import { ConnectionError, ServerError } from './errors.js';
 import { checkStartupAnswer, notPostgresql } from './first-answer.js';
 import { lookupPassword } from './pgpass.js';
@@ -25,8 +26,23 @@ import { tlsOptions } from './tls.js';
 export interface RuntimeOptions {
   /** Opens the byte stream to a server; replace it to test over an in-memory transport. */
   dialer?: Dialer;
-  /** Called with each warning about the environment (a .pgpass with loose permissions). */
+  /**
+   * Called with each warning about the environment: a .pgpass with loose permissions, a
+   * setting the runtime would not let pqnotify read (Deno without --allow-env or
+   * --allow-read, see the README's Deno notes), a TCP setting not applied. Default:
+   * `process.emitWarning`.
+   */
   onWarning?: (message: string) => void;
+  /**
+   * The environment variables PG* settings are read from, instead of `process.env`; `{}`
+   * reads none (on Deno, no --allow-env is needed then).
+   */
+  env?: Readonly<Record<string, string | undefined>>;
+  /**
+   * How the home directory, the user name and files (.pgpass, TLS files) are read; Node's
+   * node:os and node:fs by default. Replace it to test, or where there is no file system.
+   */
+  system?: System;
 }
 
 type SessionAttrs = ConnectionConfig['targetSessionAttrs'];
@@ -44,8 +60,13 @@ export async function connect(
   conninfo?: string | ConnectOptions,
   options: ConnectOptions & RuntimeOptions = {},
 ): Promise<Connection> {
-  const { dialer = dialSocket, onWarning, ...overrides } = options;
-  const config = resolveConfig(conninfo, overrides);
+  const { dialer = dialSocket, onWarning, env, system, ...overrides } = options;
+  const environment = new Environment({
+    ...(env === undefined ? {} : { variables: env }),
+    ...(system === undefined ? {} : { system }),
+    ...(onWarning === undefined ? {} : { warn: onWarning }),
+  });
+  const config = resolveConfig(conninfo, overrides, environment);
   warnUnapplied(config, onWarning);
   const hosts = config.loadBalanceHosts === 'random' ? shuffled(config.hosts) : config.hosts;
   const passes: SessionAttrs[] =
@@ -64,7 +85,7 @@ export async function connect(
       }
       for (const target of targets) {
         try {
-          return await attempt(config, host, target, wanted, dialer, onWarning);
+          return await attempt(config, host, target, wanted, dialer, environment);
         } catch (error) {
           const failure = asConnectionError(error, target.label);
           if (failure.code === 'CONNECTION_AUTH' || failure.code === 'CONNECTION_CONFIG')
@@ -199,14 +220,14 @@ async function attempt(
   target: DialTarget,
   wanted: SessionAttrs,
   dialer: Dialer,
-  onWarning: ((message: string) => void) | undefined,
+  environment: Environment,
 ): Promise<Connection> {
   const plan = encryptionPlan(config, target);
   let lastError: ConnectionError | undefined;
   for (const [index, encryption] of plan.entries()) {
     const isLast = index === plan.length - 1;
     try {
-      return await startSession(config, host, target, wanted, encryption, dialer, onWarning);
+      return await startSession(config, host, target, wanted, encryption, dialer, environment);
     } catch (error) {
       const failure = asConnectionError(error, target.label);
       lastError = failure;
@@ -227,7 +248,7 @@ async function startSession(
   wanted: SessionAttrs,
   encryption: Encryption,
   dialer: Dialer,
-  onWarning: ((message: string) => void) | undefined,
+  environment: Environment,
 ): Promise<Connection> {
   const timeoutMs = config.connectTimeout > 0 ? Math.max(config.connectTimeout, 2) * 1000 : 0;
   const abort = new AbortController();
@@ -235,20 +256,21 @@ async function startSession(
   let stream: Duplex | undefined;
   try {
     const work = (async () => {
-      stream = await open(config, host, target, encryption, dialer, abort.signal, timeoutMs);
+      const signal = abort.signal;
+      stream = await open(config, host, target, encryption, dialer, environment, signal, timeoutMs);
       const tls = encryption !== 'plain';
       const connection = new Connection({
         stream,
         decoder: new Decoder(),
         tls,
         address: target.label,
-        sendCancel: (key) => sendCancel(config, host, target, encryption, dialer, key),
+        sendCancel: (key) => sendCancel(config, host, target, encryption, dialer, environment, key),
       });
       const peer = tls ? (stream as TLSSocket).getPeerCertificate(false) : undefined;
       const authenticator = new Authenticator(config, {
         tls,
         peerCertificate: peer?.raw ? new Uint8Array(peer.raw) : undefined,
-        password: () => passwordFor(config, host, onWarning),
+        password: () => passwordFor(config, host, environment),
       });
       await connection.startup(
         startupParameters(config),
@@ -288,6 +310,7 @@ async function open(
   target: DialTarget,
   encryption: Encryption,
   dialer: Dialer,
+  environment: Environment,
   signal: AbortSignal,
   timeoutMs: number,
 ): Promise<Duplex> {
@@ -353,7 +376,7 @@ async function open(
         { address },
       );
     }
-    return await startTls({ ...tlsOptions(config, host.host), socket });
+    return await startTls({ ...tlsOptions(config, host.host, undefined, environment), socket });
   } catch (error) {
     socket.destroy();
     if (signal.aborted)
@@ -420,15 +443,19 @@ function startupParameters(config: ConnectionConfig): Record<string, string> {
 async function passwordFor(
   config: ConnectionConfig,
   host: HostTarget,
-  onWarning: ((message: string) => void) | undefined,
+  environment: Environment,
 ): Promise<string | undefined> {
   const given = config.password;
   if (typeof given === 'function') return given();
   if (given !== undefined) return given;
+  if (config.passfile === undefined) {
+    environment.warnHomeUnknown('~/.pgpass');
+    return undefined;
+  }
   return lookupPassword(
     config.passfile,
     { host: host.host, port: host.port, dbname: config.dbname, user: config.user },
-    onWarning,
+    environment,
   );
 }
 
@@ -477,6 +504,7 @@ async function sendCancel(
   target: DialTarget,
   encryption: Encryption,
   dialer: Dialer,
+  environment: Environment,
   key: BackendKey,
 ): Promise<void> {
   const timeoutMs = config.connectTimeout > 0 ? Math.max(config.connectTimeout, 2) * 1000 : 10_000;
@@ -486,6 +514,7 @@ async function sendCancel(
     target,
     encryption,
     dialer,
+    environment,
     AbortSignal.timeout(timeoutMs),
     timeoutMs,
   );

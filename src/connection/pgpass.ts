@@ -2,8 +2,8 @@
  * The password file (~/.pgpass or PGPASSFILE), read with libpq's rules
  * (PostgreSQL docs, libpq-pgpass.html).
  */
-import { open } from 'node:fs/promises';
 import { defaultSocketDir } from './conninfo.js';
+import { Environment } from './environment.js';
 
 /** The connection a password is wanted for. `host` is the host as HostTarget.host gives it. */
 export interface PasswordTarget {
@@ -21,23 +21,29 @@ export interface PasswordTarget {
  *   is a comment; the first matching line wins;
  * - an empty host, or the default Unix socket directory (see defaultSocketDir), is looked
  *   up as `localhost`; any other socket directory is looked up by its path;
- * - a missing or unreadable file gives undefined, silently;
+ * - a missing or unreadable file gives undefined, silently, except that a file the runtime
+ *   may not read (Deno without --allow-read) is named in a warning;
  * - on Unix, a file that is not a regular file, or that the group or others may access, is
  *   ignored with a warning, as libpq ignores it.
  *
+ * The file is read through `environment` (see environment.ts), which also takes the warnings.
  * Returns undefined when nothing matches, or when the matching line has an empty password
  * (libpq then has no password either). Reads the whole file once; never throws.
  */
 export async function lookupPassword(
   file: string,
   target: PasswordTarget,
-  warn: (message: string) => void = (message) => process.emitWarning(message),
+  environment: Environment = new Environment(),
 ): Promise<string | undefined> {
   if (target.dbname === '' || target.user === '') return undefined;
-  const content = await readPasswordFile(file, warn);
+  const content = await readPasswordFile(file, environment);
   if (content === undefined) return undefined;
 
-  const host = target.host === '' || target.host === defaultSocketDir() ? 'localhost' : target.host;
+  const host =
+    target.host === '' ||
+    (target.host.startsWith('/') && target.host === defaultSocketDir(environment))
+      ? 'localhost'
+      : target.host;
   const wanted = [host, String(target.port), target.dbname, target.user];
   for (const rawLine of content.split('\n')) {
     if (rawLine.startsWith('#')) continue;
@@ -59,31 +65,26 @@ export async function lookupPassword(
 /** The file's text, or undefined (with a warning when libpq would warn). */
 async function readPasswordFile(
   file: string,
-  warn: (message: string) => void,
+  environment: Environment,
 ): Promise<string | undefined> {
-  let handle: Awaited<ReturnType<typeof open>>;
+  const handle = await environment.openOptionalFile(file, 'password file');
+  if (handle === undefined) return undefined;
   try {
-    handle = await open(file, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    const stats = await handle.stat();
-    if (!stats.isFile()) {
-      warn(`password file "${file}" is not a plain file`);
+    if (handle.status.kind !== 'file') {
+      environment.warn(`password file "${file}" is not a plain file`);
       return undefined;
     }
-    if (process.platform !== 'win32' && (stats.mode & 0o077) !== 0) {
-      warn(
+    if (environment.system.platform !== 'win32' && (handle.status.mode & 0o077) !== 0) {
+      environment.warn(
         `password file "${file}" has group or world access; permissions should be u=rw (0600) or less`,
       );
       return undefined;
     }
-    return await handle.readFile('utf8');
+    return await handle.readText();
   } catch {
     return undefined;
   } finally {
-    await handle.close().catch(() => undefined);
+    await handle.close();
   }
 }
 

@@ -1,6 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import {
@@ -9,25 +7,31 @@ import {
   type ConnectionOptions as TlsOptions,
 } from 'node:tls';
 import type { ConnectionConfig } from './config.js';
+import { Environment } from './environment.js';
 import { ConnectionError } from './errors.js';
 
-/** Where libpq looks for TLS files when none are named: ~/.postgresql/. */
-function defaultFile(name: string): string {
-  return join(homedir(), '.postgresql', name);
+/**
+ * Where libpq looks for TLS files when none are named: ~/.postgresql/; none when the home
+ * directory is unknown.
+ */
+function defaultFile(environment: Environment, name: string): string | undefined {
+  const home = environment.home();
+  if (home !== undefined) return join(home, '.postgresql', name);
+  environment.warnHomeUnknown('~/.postgresql/ (root.crt, postgresql.crt, postgresql.key)');
+  return undefined;
 }
 
-function readTlsFile(what: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw new ConnectionError(
-      'CONNECTION_TLS',
-      `could not read ${what} "${path}": ${(error as Error).message}`,
-      {
-        cause: error,
-      },
-    );
-  }
+function readTlsFile(environment: Environment, what: string, path: string): Buffer {
+  const bytes = environment.readFile(path, what, 'CONNECTION_TLS');
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Whether a TLS file exists; one the settings name (`named`) must be checkable. */
+function exists(environment: Environment, path: string | undefined, named?: string): boolean {
+  if (path === undefined) return false;
+  const required =
+    named === undefined ? undefined : { what: named, code: 'CONNECTION_TLS' as const };
+  return environment.stat(path, required) !== undefined;
 }
 
 /**
@@ -39,19 +43,26 @@ function readTlsFile(what: string, path: string): Buffer {
  * - verify-full: the chain, and the host name (not hostaddr) must match the certificate.
  * `sslrootcert=system` uses the system's trusted roots. Client certificate and key come
  * from sslcert/sslkey or ~/.postgresql/postgresql.{crt,key} when those exist. Reads files
- * synchronously (small, once per connection attempt).
+ * synchronously (small, once per connection attempt) through `environment`, which says what
+ * a missing runtime permission means (see environment.ts).
  */
-export function tlsOptions(config: ConnectionConfig, host: string, socket?: Duplex): TlsOptions {
+export function tlsOptions(
+  config: ConnectionConfig,
+  host: string,
+  socket?: Duplex,
+  environment: Environment = new Environment(),
+): TlsOptions {
   const mode = config.sslmode;
-  const rootPath = config.sslrootcert ?? defaultFile('root.crt');
+  const rootPath = config.sslrootcert ?? defaultFile(environment, 'root.crt');
   const system = config.sslrootcert === 'system';
-  const rootExists = system || existsSync(rootPath);
+  const rootNamed = config.sslrootcert === undefined ? undefined : 'root certificate file';
+  const rootExists = system || exists(environment, rootPath, rootNamed);
   const verify =
     mode === 'verify-ca' || mode === 'verify-full' || (mode === 'require' && rootExists);
   if (verify && !rootExists) {
     throw new ConnectionError(
       'CONNECTION_TLS',
-      `root certificate file "${rootPath}" does not exist; either provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification`,
+      `root certificate file "${rootPath ?? '~/.postgresql/root.crt'}" does not exist; either provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification`,
     );
   }
   const options: TlsOptions = {
@@ -64,17 +75,25 @@ export function tlsOptions(config: ConnectionConfig, host: string, socket?: Dupl
         : () => undefined,
   };
   if (socket) options.socket = socket;
-  if (verify && !system) options.ca = readTlsFile('root certificate file', rootPath);
+  if (verify && !system && rootPath !== undefined)
+    options.ca = readTlsFile(environment, 'root certificate file', rootPath);
   if (config.sslsni && host !== '' && isIP(host) === 0 && !host.startsWith('/')) {
     options.servername = host;
   }
-  const certPath = config.sslcert ?? defaultFile('postgresql.crt');
-  if (config.sslcert !== undefined || existsSync(certPath)) {
-    options.cert = readTlsFile('client certificate', certPath);
-    options.key = readTlsFile('client key', config.sslkey ?? defaultFile('postgresql.key'));
+  const certPath = config.sslcert ?? defaultFile(environment, 'postgresql.crt');
+  if (certPath !== undefined && (config.sslcert !== undefined || exists(environment, certPath))) {
+    options.cert = readTlsFile(environment, 'client certificate', certPath);
+    const keyPath = config.sslkey ?? defaultFile(environment, 'postgresql.key');
+    if (keyPath === undefined) {
+      throw new ConnectionError(
+        'CONNECTION_TLS',
+        'no client key: sslkey is not set and the home directory is unknown',
+      );
+    }
+    options.key = readTlsFile(environment, 'client key', keyPath);
     if (config.sslpassword !== undefined) options.passphrase = config.sslpassword;
   }
   if (config.sslcrl !== undefined)
-    options.crl = readTlsFile('certificate revocation list', config.sslcrl);
+    options.crl = readTlsFile(environment, 'certificate revocation list', config.sslcrl);
   return options;
 }

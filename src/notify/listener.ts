@@ -6,6 +6,7 @@ import { connect, type RuntimeOptions } from '../connection/connect.js';
 import type { Connection, Notification } from '../connection/connection.js';
 import { resolveConfig } from '../connection/conninfo.js';
 import { type DurableNotifyOptions, durableNotifyStatement } from '../connection/emit.js';
+import { Environment } from '../connection/environment.js';
 import { ConnectionError, ServerError } from '../connection/errors.js';
 import { escapeIdentifier } from '../connection/escape.js';
 import { Fifo } from '../connection/fifo.js';
@@ -228,8 +229,14 @@ function listenerSettings(
     keepalivesIdle: 30,
     ...rest,
   };
-  const { dialer: _dialer, onWarning: _onWarning, ...connectOnly } = connect;
-  if (resolveConfig(conninfo, connectOnly).connectTimeout === 0)
+  const { dialer: _dialer, onWarning: _onWarning, env, system, ...connectOnly } = connect;
+  // Read for connectTimeout only; connect() gives the warnings, once per attempt.
+  const environment = new Environment({
+    ...(env === undefined ? {} : { variables: env }),
+    ...(system === undefined ? {} : { system }),
+    warn: () => undefined,
+  });
+  if (resolveConfig(conninfo, connectOnly, environment).connectTimeout === 0)
     connect.connectTimeout = Math.max(2, Math.ceil(heartbeatTimeoutMs / 1000));
   return {
     retry,

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { defaultSocketDir } from '../../src/connection/conninfo.js';
+import { Environment } from '../../src/connection/environment.js';
 import { lookupPassword, type PasswordTarget } from '../../src/connection/pgpass.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'pqnotify-pgpass-'));
@@ -25,7 +26,8 @@ async function lookup(
   changes: Partial<PasswordTarget> = {},
 ): Promise<{ password: string | undefined; warnings: string[] }> {
   const warnings: string[] = [];
-  const password = await lookupPassword(file, { ...target, ...changes }, (m) => warnings.push(m));
+  const environment = new Environment({ warn: (message) => warnings.push(message) });
+  const password = await lookupPassword(file, { ...target, ...changes }, environment);
   return { password, warnings };
 }
 

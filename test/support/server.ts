@@ -32,6 +32,18 @@ function withParameter(url: string, name: string, value: string): string {
   return parsed.toString();
 }
 
+/**
+ * The superuser over plain TCP (sslmode=disable) with no password, for tests that give the
+ * password, or withhold it, some other way.
+ */
+export const superuserNoPassword = {
+  host: server.host,
+  port: server.port,
+  dbname: server.database,
+  user: server.user,
+  sslmode: 'disable',
+} as const;
+
 /** The managed cluster's details, or a reason to skip when the run uses an outside server. */
 export const managed = server.managed ? server : undefined;
 

@@ -26,7 +26,7 @@ import { ConnectionError, protocolViolation, ServerError } from './errors.js';
 import { escapeIdentifier, escapeLiteral } from './escape.js';
 import { Fifo } from './fifo.js';
 import { checkStartupAnswer, notPostgresql, shownBytes } from './first-answer.js';
-import { NotificationIterator } from './notification-iterator.js';
+import { PullIterator } from './pull-iterator.js';
 import { startupHandler } from './startup.js';
 import type {
   BackendKey,
@@ -39,6 +39,7 @@ import type {
   QueryResult,
   TransactionStatus,
 } from './types.js';
+import { Waiters } from './waiters.js';
 
 /** How long close() lets Terminate wait for room in a full socket buffer before giving up on it. */
 const CLOSE_FLUSH_TIMEOUT_MS = 2000;
@@ -78,8 +79,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private head: Uint8Array | undefined = new Uint8Array(0);
   /** True from startup() until the first bytes of the answer were found to be PostgreSQL's. */
   private checkingHead = false;
-  /** The pending waitReadable() calls: each settles with true, or with the teardown's error. */
-  private readers = new Set<(outcome: true | ConnectionError) => void>();
+  /** The pending waitReadable() calls: woken by input, failed by the teardown. */
+  private readonly readers = new Waiters();
   private failure: ConnectionError | undefined;
   private txStatus: TransactionStatus = 'unknown';
   private key: BackendKey | undefined;
@@ -222,24 +223,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   waitReadable(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<boolean> {
     if (this.failure) return Promise.reject(this.failure);
-    const { signal, timeout } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     if (this.unreadBytes() > 0 || this.pendingNotifications > 0) return Promise.resolve(true);
-    return new Promise<boolean>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const settle = (outcome: boolean | Error) => {
-        this.readers.delete(settle);
-        signal?.removeEventListener('abort', onAbort);
-        if (timer) clearTimeout(timer);
-        if (outcome instanceof Error) reject(outcome);
-        else resolve(outcome);
-      };
-      const onAbort = () => settle(signal?.reason as Error);
-      this.readers.add(settle);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeout !== undefined) timer = setTimeout(() => settle(false), timeout);
-      if (!this.input) this.stream.read(0);
-    });
+    const readable = this.readers.wait(options);
+    if (!this.input) this.stream.read(0);
+    return readable;
   }
 
   /** Bytes received and not taken by consumeInput() yet. */
@@ -440,31 +428,60 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * It ends without error on `break` (return()), when the signal aborts, when close() is
    * called, or when `idleTimeout` milliseconds pass with nothing to read; it throws
    * ConnectionError when the connection is lost. A queued notification is handed out at
-   * once; only an empty queue makes next() wait.
+   * once; only an empty queue makes next() wait. See notificationBatches() for the same in
+   * batches, which costs one `for await` step per batch instead of one per notification.
    */
   notifications(
     options: { signal?: AbortSignal; idleTimeout?: number } = {},
   ): AsyncGenerator<Notification, void, undefined> {
+    return new PullIterator(() => this.notifies(), this.inputWait(options));
+  }
+
+  /**
+   * The notifications of this connection in batches, as an async iterator: each next()
+   * yields every notification queued at that moment (at least one, oldest first, in a new
+   * array the caller owns), waiting for input as notifications() does when none is queued.
+   * It ends, and throws, as notifications() does. A burst then costs one `for await` step
+   * per socket read rather than one per notification.
+   */
+  notificationBatches(
+    options: { signal?: AbortSignal; idleTimeout?: number } = {},
+  ): AsyncGenerator<Notification[], void, undefined> {
+    return new PullIterator(() => {
+      let notification = this.notifies();
+      if (notification === null) return null;
+      const batch: Notification[] = [];
+      do {
+        batch.push(notification);
+        notification = this.notifies();
+      } while (notification !== null);
+      return batch;
+    }, this.inputWait(options));
+  }
+
+  /**
+   * The wait of the notification iterators: waits for the socket to be readable and consumes
+   * the input; false when the iteration should end (aborted, closed, or idle for
+   * `idleTimeout` ms), and rejects with the ConnectionError when the connection is lost.
+   */
+  private inputWait(options: {
+    signal?: AbortSignal;
+    idleTimeout?: number;
+  }): () => Promise<boolean> {
     const { signal, idleTimeout } = options;
-    const waitOptions = {
-      ...(idleTimeout === undefined ? {} : { timeout: idleTimeout }),
-      ...(signal === undefined ? {} : { signal }),
-    };
-    return new NotificationIterator(
-      () => this.notifies(),
-      async () => {
+    const waitOptions = { timeout: idleTimeout, signal };
+    return async () => {
+      if (signal?.aborted || this.closedByUser()) return false;
+      let ready: boolean;
+      try {
+        ready = await this.waitReadable(waitOptions);
+      } catch (error) {
         if (signal?.aborted || this.closedByUser()) return false;
-        let ready: boolean;
-        try {
-          ready = await this.waitReadable(waitOptions);
-        } catch (error) {
-          if (signal?.aborted || this.closedByUser()) return false;
-          throw error;
-        }
-        if (ready && !this.failure) this.pump();
-        return ready;
-      },
-    );
+        throw error;
+      }
+      if (ready && !this.failure) this.pump();
+      return ready;
+    };
   }
 
   /**
@@ -704,13 +721,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   private readonly onReadable = (): void => {
     if (this.wantsInput()) this.pump();
-    this.wakeReaders();
+    this.readers.wake();
   };
-
-  /** Resolves every pending waitReadable() (each removes itself from the set as it settles). */
-  private wakeReaders(): void {
-    for (const settle of this.readers) settle(true);
-  }
 
   private wantsInput(): boolean {
     return (
@@ -765,7 +777,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     } catch (error) {
       this.teardown(this.lostWith(error));
     }
-    if (this.pendingNotifications > 0) this.wakeReaders();
+    if (this.pendingNotifications > 0) this.readers.wake();
   }
 
   /** Keeps a copy of the first bytes received (one more than shownBytes) for headIsPostgresql(). */
@@ -916,7 +928,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (error.code !== 'CONNECTION_CLOSED') stream.destroy();
     this.current?.signal();
     for (const waiter of this.turns.drain()) waiter();
-    for (const settle of this.readers) settle(error);
+    this.readers.fail(error);
     this.announce('close', error.code === 'CONNECTION_CLOSED' ? undefined : error);
   }
 

@@ -60,8 +60,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly decoder: Decoder;
   private readonly writer = new Writer();
   private readonly queue = new Fifo<Notification>();
-  /** Notifications that pump() counted but left in the decoder; they follow the queue. */
+  /**
+   * Notifications that pump() counted but left in the decoder, undecoded (see pump); they
+   * follow the queue, and come first in the decoder.
+   */
   private undecoded = 0;
+  /** Where the count of `undecoded` stopped in the decoder's stream (see countUndecoded). */
+  private undecodedEnd = 0;
   /** Whole messages received so far (see receivedMessages). */
   private messages = 0;
   private readonly parameters = new Map<string, string>();
@@ -766,11 +771,15 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       const onlyNotifications =
         !this.wantsInput() && this.tracer === undefined && this.countUndecoded();
       if (!onlyNotifications) {
-        for (
-          let message = this.decoder.nextOther(this.enqueue);
-          message !== null && !this.failure;
-          message = this.decoder.nextOther(this.enqueue)
-        ) {
+        const decoder = this.decoder;
+        while (!this.failure) {
+          const notification = decoder.nextNotification();
+          if (notification !== null) {
+            this.enqueue(notification);
+            continue;
+          }
+          const message = decoder.nextOther();
+          if (message === null) break;
           this.dispatch(message);
         }
       }
@@ -811,22 +820,26 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /**
    * Counts the whole notifications that come next in the decoder as undecoded, announcing
-   * the first; true when nothing but notifications is pending there.
+   * the first; true when nothing but notifications is pending there. Only the bytes after the
+   * last count are scanned: the frames counted before are still in the decoder, untouched, as
+   * only notifies() and enqueue() take them, and both take one off `undecoded`.
    */
   private countUndecoded(): boolean {
     const wasEmpty = this.pendingNotifications === 0;
-    const before = this.undecoded;
-    this.undecoded = this.decoder.notificationsAhead();
-    if (this.undecoded > before) this.messages += this.undecoded - before;
+    const from = this.undecoded === 0 ? this.decoder.offset : this.undecodedEnd;
+    const scan = this.decoder.scan(from);
+    this.undecodedEnd = scan.end;
+    this.undecoded += scan.count;
+    this.messages += scan.count;
     if (wasEmpty && this.undecoded > 0) this.announce('notification');
-    return !this.decoder.blockedAhead;
+    return !scan.blocked;
   }
 
   /**
    * Queues one notification, whatever the connection is doing: the object the decoder made
    * is the one notifies() hands out, with no copy. Nothing is queued after a teardown.
    */
-  private readonly enqueue = (notification: Notification): void => {
+  private enqueue(notification: Notification): void {
     if (this.failure) return;
     this.tracer?.backend({ type: 'NotificationResponse', ...notification });
     const wasEmpty = this.pendingNotifications === 0;
@@ -835,7 +848,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     else this.messages++;
     this.queue.push(notification);
     if (wasEmpty) this.announce('notification');
-  };
+  }
 
   /** Routes one message: asynchronous ones first, whatever the connection is doing. */
   private dispatch(message: OtherBackendMessage): void {

@@ -15,6 +15,11 @@ async function receive(conn: Connection, count: number): Promise<Notification[]>
   return received;
 }
 
+/** The notifications of a batch iterator, one by one. */
+async function* flatten(batches: AsyncIterable<Notification[]>): AsyncGenerator<Notification> {
+  for await (const batch of batches) yield* batch;
+}
+
 let channelCounter = 0;
 /** A channel name no other test uses. */
 function fresh(prefix = 'ch'): string {
@@ -292,20 +297,26 @@ describe.each(transports)('$name', ({ plain, options }) => {
       expect(seen).toEqual([]);
     });
 
-    it('a lost connection throws ConnectionError after the queued notifications', async () => {
-      const channel = fresh('it');
-      await listener.listen(channel);
-      await notifier.notify(channel, 'before');
-      await listener.waitReadable();
-      await notifier.query('SELECT pg_terminate_backend($1::int)', [String(listener.backendPid)]);
-      const seen: string[] = [];
-      const error = await (async () => {
-        for await (const n of listener.notifications()) seen.push(n.payload);
-      })().catch((caught: unknown) => caught);
-      expect(seen).toEqual(['before']);
-      expect(error).toBeInstanceOf(ConnectionError);
-      expect((error as ConnectionError).code).toBe('CONNECTION_LOST');
-    });
+    it.each([
+      ['one by one', (conn: Connection) => conn.notifications()],
+      ['in batches', (conn: Connection) => flatten(conn.notificationBatches())],
+    ])(
+      '%s: a lost connection throws ConnectionError after the queued notifications',
+      async (_, iterate) => {
+        const channel = fresh('it');
+        await listener.listen(channel);
+        await notifier.notify(channel, 'before');
+        await listener.waitReadable();
+        await notifier.query('SELECT pg_terminate_backend($1::int)', [String(listener.backendPid)]);
+        const seen: string[] = [];
+        const error = await (async () => {
+          for await (const n of iterate(listener)) seen.push(n.payload);
+        })().catch((caught: unknown) => caught);
+        expect(seen).toEqual(['before']);
+        expect(error).toBeInstanceOf(ConnectionError);
+        expect((error as ConnectionError).code).toBe('CONNECTION_LOST');
+      },
+    );
 
     it('in batches: each next() yields everything queued, in order, once', async () => {
       const channel = fresh('it');
@@ -356,21 +367,6 @@ describe.each(transports)('$name', ({ plain, options }) => {
       const pending = listener.notificationBatches().next();
       await listener.close();
       expect(await pending).toEqual({ done: true, value: undefined });
-    });
-
-    it('in batches: a lost connection throws after the queued notifications', async () => {
-      const channel = fresh('it');
-      await listener.listen(channel);
-      await notifier.notify(channel, 'before');
-      await listener.waitReadable();
-      await notifier.query('SELECT pg_terminate_backend($1::int)', [String(listener.backendPid)]);
-      const seen: string[] = [];
-      const error = await (async () => {
-        for await (const batch of listener.notificationBatches())
-          for (const n of batch) seen.push(n.payload);
-      })().catch((caught: unknown) => caught);
-      expect(seen).toEqual(['before']);
-      expect((error as ConnectionError).code).toBe('CONNECTION_LOST');
     });
 
     // Over TLS, the stream reports its end only once the input before it is read.

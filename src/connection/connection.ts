@@ -188,7 +188,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   notifies(): Notification | null {
     const queued = this.queue.shift();
     if (queued !== undefined) return queued;
-    if (this.undecoded === 0) return null;
+    return this.undecoded === 0 ? null : this.decodeUndecoded();
+  }
+
+  /**
+   * Decodes the oldest notification that pump() left undecoded (there must be one); tears the
+   * connection down and returns null when its body is malformed.
+   */
+  private decodeUndecoded(): Notification | null {
     this.undecoded--;
     let notification: Notification | null;
     try {
@@ -201,6 +208,18 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (notification === null) this.undecoded = 0;
     else this.tracer?.backend({ type: 'NotificationResponse', ...notification });
     return notification;
+  }
+
+  /** What notifies() would return until null, in a new array; null when that is none. */
+  private takeNotifications(): Notification[] | null {
+    if (this.pendingNotifications === 0) return null;
+    const batch = this.queue.drain();
+    while (this.undecoded > 0) {
+      const notification = this.decodeUndecoded();
+      if (notification === null) break;
+      batch.push(notification);
+    }
+    return batch.length === 0 ? null : batch;
   }
 
   /**
@@ -452,16 +471,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   notificationBatches(
     options: { signal?: AbortSignal; idleTimeout?: number } = {},
   ): AsyncGenerator<Notification[], void, undefined> {
-    return new PullIterator(() => {
-      let notification = this.notifies();
-      if (notification === null) return null;
-      const batch: Notification[] = [];
-      do {
-        batch.push(notification);
-        notification = this.notifies();
-      } while (notification !== null);
-      return batch;
-    }, this.inputWait(options));
+    return new PullIterator(() => this.takeNotifications(), this.inputWait(options));
   }
 
   /**

@@ -266,6 +266,8 @@ export const defaultMaxMessageSize = 256 * 1024 * 1024;
  * read: room for a few small messages; a burst grows it, and draining it lets go of that.
  */
 const minStoreSize = 16 * 1024;
+/** While bytes are live, pushCopy replaces its buffer for being too large only past 4 times this. */
+const oversizeFloor = 256 * 1024;
 const emptyView = viewOf(EMPTY);
 
 /**
@@ -416,10 +418,10 @@ export class FrameBuffer {
    * one read buffer). The copies go into one buffer of the FrameBuffer's own: appended after
    * the bytes not yet consumed, which are first moved to its start when the rest does not
    * fit. It is replaced by one twice the size of what is live (at least 16 KiB) when that does
-   * not fit in half of it, and as soon as it is four times larger than that (after one huge
-   * message); once every byte in it has been read, a buffer larger than 16 KiB is let go, so
-   * an idle connection keeps at most that. So a stream of reads costs no allocation once that
-   * buffer is large enough. Read a Frame from `next` before adding more.
+   * not fit in half of it, and as soon as it is four times larger than that and over 1 MiB
+   * (after one huge message); once every byte in it has been read, a buffer larger than 16 KiB
+   * is let go, so an idle connection keeps at most that. So a stream of reads costs no
+   * allocation once that buffer is large enough. Read a Frame from `next` before adding more.
    */
   pushCopy(bytes: Uint8Array): void {
     const n = bytes.length;
@@ -432,7 +434,9 @@ export class FrameBuffer {
     let store = this.store;
     const live = chunk.length - this.pos;
     const size = Math.max(2 * (live + n), minStoreSize);
-    const oversized = store.length >= 4 * size;
+    // Reads of varying sizes must not swap buffers back and forth: only a buffer grown for a
+    // huge message is too large while reading; draining lets go of any other.
+    const oversized = store.length >= 4 * Math.max(size, oversizeFloor);
     if (chunk.buffer === store.buffer && store.length - chunk.length >= n && !oversized) {
       store.set(bytes, chunk.length);
       this.chunk = store.subarray(0, chunk.length + n);

@@ -105,6 +105,8 @@ export type ListenerEvent =
       idleKiB: number;
       /** The same once every connection received `count` notifications. */
       afterKiB: number;
+      /** The resident set (VmRSS) at the same three points, in KiB. */
+      rssKiB: { base: number; idle: number; after: number };
     }
   | {
       event: 'end';
@@ -677,27 +679,36 @@ async function openConnections(task: ListenerTask): Promise<ConnectionSet> {
   }
 }
 
-/** heapUsed + external (which includes arrayBuffers) after a full collection, in KiB. */
-function collectedKiB(): number {
+/**
+ * heapUsed + external (which includes arrayBuffers) after a full collection, and the
+ * resident set then, in KiB.
+ */
+function collectedKiB(): { js: number; rss: number } {
   const gc = (globalThis as { gc?: () => void }).gc;
   if (gc === undefined) throw new Error('the connections scenario needs --expose-gc');
   gc();
   gc();
   const usage = process.memoryUsage();
-  return (usage.heapUsed + usage.external) / 1024;
+  return { js: (usage.heapUsed + usage.external) / 1024, rss: statusKiB('VmRSS') };
 }
 
 async function runConnections(task: ListenerTask): Promise<void> {
   // Load the client's module first, so that the baseline holds its code too.
   if (task.client === 'pg') await import(task.modules.pg);
   if (task.client === 'postgres') await import(task.modules.postgres);
-  const baseKiB = collectedKiB();
+  const base = collectedKiB();
   const set = await openConnections(task);
-  const idleKiB = collectedKiB();
-  emit({ event: 'ready', idleRssKiB: statusKiB('VmRSS') });
+  const idle = collectedKiB();
+  emit({ event: 'ready', idleRssKiB: idle.rss });
   await set.received;
-  const afterKiB = collectedKiB();
-  emit({ event: 'connections', baseKiB, idleKiB, afterKiB });
+  const after = collectedKiB();
+  emit({
+    event: 'connections',
+    baseKiB: base.js,
+    idleKiB: idle.js,
+    afterKiB: after.js,
+    rssKiB: { base: base.rss, idle: idle.rss, after: after.rss },
+  });
   emit(endEvent(false));
   await set.close();
 }

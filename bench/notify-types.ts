@@ -83,6 +83,8 @@ export interface ConnectionsRun {
   baseKiB: number | null;
   idleKiB: number | null;
   afterKiB: number | null;
+  /** The resident set (VmRSS) at the same three points, in KiB. */
+  rssKiB: { base: number; idle: number; after: number } | null;
   error?: string;
 }
 
@@ -92,6 +94,9 @@ export interface ConnectionsRow {
   connections: number;
   idleKiBPerConnection: number | null;
   afterKiBPerConnection: number | null;
+  /** The same from the resident set: pages touched, where heap + external counts allocations. */
+  idleRssKiBPerConnection: number | null;
+  afterRssKiBPerConnection: number | null;
   failures: number;
 }
 

@@ -526,6 +526,7 @@ async function runConnections(
     baseKiB: null,
     idleKiB: null,
     afterKiB: null,
+    rssKiB: null,
   };
   const listener = spawnListener(
     ctx,
@@ -550,6 +551,7 @@ async function runConnections(
     record.baseKiB = measured.baseKiB;
     record.idleKiB = measured.idleKiB;
     record.afterKiB = measured.afterKiB;
+    record.rssKiB = measured.rssKiB;
   } catch (error) {
     listener.kill();
     record.error = error instanceof Error ? error.message : String(error);
@@ -564,13 +566,20 @@ function summarizeConnections(
   return clients.map((client) => {
     const mine = runs.filter((r) => r.client === client);
     const ok = mine.filter((r) => r.error === undefined);
-    const perConnection = (r: ConnectionsRun, at: number | null) =>
-      at === null || r.baseKiB === null ? null : (at - r.baseKiB) / r.connections;
+    const perConnection = (r: ConnectionsRun, at: number | null, base: number | null) =>
+      at === null || base === null ? null : (at - base) / r.connections;
+    const each = (value: (r: ConnectionsRun) => number | null) => median(defined(ok.map(value)));
     return {
       client,
       connections: mine[0]?.connections ?? 0,
-      idleKiBPerConnection: median(defined(ok.map((r) => perConnection(r, r.idleKiB)))),
-      afterKiBPerConnection: median(defined(ok.map((r) => perConnection(r, r.afterKiB)))),
+      idleKiBPerConnection: each((r) => perConnection(r, r.idleKiB, r.baseKiB)),
+      afterKiBPerConnection: each((r) => perConnection(r, r.afterKiB, r.baseKiB)),
+      idleRssKiBPerConnection: each((r) =>
+        perConnection(r, r.rssKiB?.idle ?? null, r.rssKiB?.base ?? null),
+      ),
+      afterRssKiBPerConnection: each((r) =>
+        perConnection(r, r.rssKiB?.after ?? null, r.rssKiB?.base ?? null),
+      ),
       failures: mine.length - ok.length,
     };
   });

@@ -340,6 +340,7 @@ describe('npm run bench -- notify', () => {
         expect(row.connections).toBe(5);
         expect(row.idleKiBPerConnection).toBeGreaterThan(0);
         expect(row.afterKiBPerConnection).not.toBeNull();
+        expect(row.idleRssKiBPerConnection).not.toBeNull();
       }
       expect(report.runs.connections.map((r) => r.trafficBytes)).toEqual([
         300_000, 300_000, 300_000,

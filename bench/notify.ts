@@ -249,6 +249,9 @@ function parseOptions(args: readonly string[]): Options {
   return options;
 }
 
+/** Listener processes that have not exited yet, ended at an interrupt. */
+const running = new Set<ListenerProcess>();
+
 /** A running listener process and the JSON lines it prints. */
 class ListenerProcess {
   private readonly lines: AsyncIterator<string>;
@@ -259,10 +262,14 @@ class ListenerProcess {
 
   constructor(command: string, args: string[]) {
     this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child.stdout?.setEncoding('utf8');
+    running.add(this);
     this.exited = new Promise((resolve) => {
-      this.child.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
+      this.child.on('exit', (code, signal) => {
+        running.delete(this);
+        resolve(code ?? signal ?? -1);
+      });
       this.child.on('error', (error) => {
+        running.delete(this);
         this.stderr += String(error);
         resolve(-1);
       });
@@ -937,6 +944,7 @@ export async function main(): Promise<void> {
     await rm(scratch, { recursive: true, force: true });
   };
   const onInterrupt = () => {
+    for (const listener of running) listener.kill();
     void cleanUp().finally(() => process.exit(130));
   };
   process.once('SIGINT', onInterrupt);

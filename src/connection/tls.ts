@@ -1,11 +1,6 @@
 import { isIP } from 'node:net';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
-import {
-  checkServerIdentity,
-  type PeerCertificate,
-  type ConnectionOptions as TlsOptions,
-} from 'node:tls';
+import type { TlsSettings } from '../socket/transport.js';
 import type { ConnectionConfig } from './config.js';
 import { Environment } from './environment.js';
 import { ConnectionError } from './errors.js';
@@ -21,9 +16,8 @@ function defaultFile(environment: Environment, name: string): string | undefined
   return undefined;
 }
 
-function readTlsFile(environment: Environment, what: string, path: string): Buffer {
-  const bytes = environment.readFile(path, what, 'CONNECTION_TLS');
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+function readTlsFile(environment: Environment, what: string, path: string): Uint8Array {
+  return environment.readFile(path, what, 'CONNECTION_TLS');
 }
 
 /** Whether a TLS file exists; one the settings name (`named`) must be checkable. */
@@ -35,23 +29,24 @@ function exists(environment: Environment, path: string | undefined, named?: stri
 }
 
 /**
- * The node:tls options for one host under libpq's sslmode rules:
+ * The TLS settings for one host under libpq's sslmode rules, in the transport's neutral terms
+ * (each transport maps them to its platform):
  * - require: encrypt without checking the certificate, unless a root certificate file
  *   exists (sslrootcert, or ~/.postgresql/root.crt), in which case it is checked as for
  *   verify-ca, as libpq does;
  * - verify-ca: the chain must lead to the root certificate(s);
  * - verify-full: the chain, and the host name (not hostaddr) must match the certificate.
- * `sslrootcert=system` uses the system's trusted roots. Client certificate and key come
+ * `sslrootcert=system` uses the platform's trusted roots. Client certificate and key come
  * from sslcert/sslkey or ~/.postgresql/postgresql.{crt,key} when those exist. Reads files
  * synchronously (small, once per connection attempt) through `environment`, which says what
- * a missing runtime permission means (see environment.ts).
+ * a missing runtime permission means (see environment.ts); throws ConnectionError
+ * (CONNECTION_TLS) for a missing root certificate file or a file it cannot read.
  */
-export function tlsOptions(
+export function tlsSettings(
   config: ConnectionConfig,
   host: string,
-  socket?: Duplex,
   environment: Environment = new Environment(),
-): TlsOptions {
+): TlsSettings {
   const mode = config.sslmode;
   const rootPath = config.sslrootcert ?? defaultFile(environment, 'root.crt');
   const system = config.sslrootcert === 'system';
@@ -65,24 +60,9 @@ export function tlsOptions(
       `root certificate file "${rootPath ?? '~/.postgresql/root.crt'}" does not exist; either provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification`,
     );
   }
-  const options: TlsOptions = {
-    minVersion: 'TLSv1.2',
-    ALPNProtocols: ['postgresql'],
-    rejectUnauthorized: verify,
-    checkServerIdentity:
-      mode === 'verify-full'
-        ? (_name: string, certificate: PeerCertificate) => checkServerIdentity(host, certificate)
-        : () => undefined,
-  };
-  if (socket) options.socket = socket;
-  if (verify && !system && rootPath !== undefined)
-    options.ca = readTlsFile(environment, 'root certificate file', rootPath);
-  if (config.sslsni && host !== '' && isIP(host) === 0 && !host.startsWith('/')) {
-    options.servername = host;
-  }
   const certPath = config.sslcert ?? defaultFile(environment, 'postgresql.crt');
+  let client: TlsSettings['client'];
   if (certPath !== undefined && (config.sslcert !== undefined || exists(environment, certPath))) {
-    options.cert = readTlsFile(environment, 'client certificate', certPath);
     const keyPath = config.sslkey ?? defaultFile(environment, 'postgresql.key');
     if (keyPath === undefined) {
       throw new ConnectionError(
@@ -90,10 +70,30 @@ export function tlsOptions(
         'no client key: sslkey is not set and the home directory is unknown',
       );
     }
-    options.key = readTlsFile(environment, 'client key', keyPath);
-    if (config.sslpassword !== undefined) options.passphrase = config.sslpassword;
+    client = {
+      certificate: readTlsFile(environment, 'client certificate', certPath),
+      key: readTlsFile(environment, 'client key', keyPath),
+      passphrase: config.sslpassword,
+    };
   }
-  if (config.sslcrl !== undefined)
-    options.crl = readTlsFile(environment, 'certificate revocation list', config.sslcrl);
-  return options;
+  return {
+    mode,
+    verify: !verify ? 'none' : mode === 'verify-full' ? 'full' : 'chain',
+    host,
+    servername:
+      config.sslsni && host !== '' && isIP(host) === 0 && !host.startsWith('/') ? host : undefined,
+    roots:
+      !verify || rootPath === undefined
+        ? undefined
+        : system
+          ? 'system'
+          : readTlsFile(environment, 'root certificate file', rootPath),
+    client,
+    crl:
+      config.sslcrl === undefined
+        ? undefined
+        : readTlsFile(environment, 'certificate revocation list', config.sslcrl),
+    alpn: ['postgresql'],
+    minVersion: 'TLSv1.2',
+  };
 }

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { resolveConfig } from '../../src/connection/conninfo.js';
 import { Environment, type System } from '../../src/connection/environment.js';
 import { lookupPassword } from '../../src/connection/pgpass.js';
-import { tlsOptions } from '../../src/connection/tls.js';
+import { tlsSettings } from '../../src/connection/tls.js';
 import { ConnectionError, connect } from '../../src/index.js';
 import { connectFailure, managed, server, superuserNoPassword } from '../support/server.js';
 
@@ -123,7 +123,7 @@ describe('resolveConfig under Deno without --allow-env, --allow-read or --allow-
     const { environment, warnings } = collecting({}, denoSystem());
     const config = resolveConfig('host=db user=alice sslmode=require', undefined, environment);
     expect(warnings).toEqual([]);
-    expect(tlsOptions(config, 'db', undefined, environment).rejectUnauthorized).toBe(false);
+    expect(tlsSettings(config, 'db', environment).verify).toBe('none');
     expect(warnings).toEqual([
       "~/.postgresql/ (root.crt, postgresql.crt, postgresql.key) not used: the home directory is unknown, and finding it needs Deno's --allow-env for HOME or Deno's --allow-sys",
     ]);
@@ -191,7 +191,7 @@ describe('resolveConfig under Deno without --allow-env, --allow-read or --allow-
   });
 });
 
-describe('lookupPassword and tlsOptions under Deno without --allow-read', () => {
+describe('lookupPassword and tlsSettings under Deno without --allow-read', () => {
   const target = { host: 'db', port: 5432, dbname: 'app', user: 'alice' };
 
   it('a password file the runtime will not open is skipped with a warning', async () => {
@@ -218,7 +218,7 @@ describe('lookupPassword and tlsOptions under Deno without --allow-read', () => 
       undefined,
       environment,
     );
-    expect(() => tlsOptions(config, 'db', undefined, environment)).toThrow(
+    expect(() => tlsSettings(config, 'db', environment)).toThrow(
       expect.objectContaining({
         code: 'CONNECTION_TLS',
         message: `could not check root certificate file "/etc/ca.pem": checking needs Deno's --allow-read`,
@@ -236,7 +236,7 @@ describe('lookupPassword and tlsOptions under Deno without --allow-read', () => 
       undefined,
       environment,
     );
-    expect(() => tlsOptions(config, 'db', undefined, environment)).toThrow(
+    expect(() => tlsSettings(config, 'db', environment)).toThrow(
       expect.objectContaining({
         code: 'CONNECTION_TLS',
         message: `could not read root certificate file "/etc/ca.pem": reading it needs Deno's --allow-read`,

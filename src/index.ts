@@ -14,17 +14,7 @@ export type {
   TlsVersion,
 } from './connection/config.js';
 export { connect, type RuntimeOptions } from './connection/connect.js';
-export {
-  type BackendKey,
-  Connection,
-  type ConnectionEvents,
-  type ConnectionStatus,
-  type CopyBoth,
-  type Notification,
-  type QueryResult,
-  type ResultField,
-  type TransactionStatus,
-} from './connection/connection.js';
+export { Connection } from './connection/connection.js';
 export {
   ConnectionError,
   type ConnectionErrorCode,
@@ -44,6 +34,16 @@ export {
   type ReplicationErrorCode,
   type SystemIdentity,
 } from './connection/replication.js';
+export type {
+  BackendKey,
+  ConnectionEvents,
+  ConnectionStatus,
+  CopyBoth,
+  Notification,
+  QueryResult,
+  ResultField,
+  TransactionStatus,
+} from './connection/types.js';
 export {
   compareDurablePositions,
   type DurableHandler,

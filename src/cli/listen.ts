@@ -1,6 +1,6 @@
 import { checkChannel } from '../connection/channels.js';
-import type { Notification } from '../connection/connection.js';
 import type { ConnectionError } from '../connection/errors.js';
+import type { Notification } from '../connection/types.js';
 import { Listener } from '../notify/listener.js';
 import {
   type CliIo,

@@ -14,12 +14,13 @@ import {
 } from '../socket/socket.js';
 import { Authenticator } from './authenticate.js';
 import type { ConnectionConfig, ConnectOptions, HostTarget } from './config.js';
-import { type BackendKey, Connection } from './connection.js';
+import { Connection } from './connection.js';
 import { resolveConfig } from './conninfo.js';
 import { ConnectionError, ServerError } from './errors.js';
 import { checkStartupAnswer, notPostgresql } from './first-answer.js';
 import { lookupPassword } from './pgpass.js';
 import { tlsOptions } from './tls.js';
+import type { BackendKey } from './types.js';
 
 /** Options of connect() that are not part of a conninfo string. */
 export interface RuntimeOptions {

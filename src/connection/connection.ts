@@ -1,10 +1,8 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import type { NoticeFields } from '../protocol/fields.js';
 import {
   type BackendMessage,
   Decoder,
-  type FieldDescription,
   type OtherBackendMessage,
   ProtocolError,
   Writer,
@@ -22,283 +20,28 @@ import { createTracer, type TraceOptions, type Tracer } from '../protocol/trace.
 import { type ReusedBufferInput, reusedBufferInputOf } from '../socket/socket.js';
 import type { Authenticator } from './authenticate.js';
 import { checkChannel, checkPayload } from './channels.js';
+import { Command } from './command.js';
 import { type DurableNotifyOptions, durableNotifyStatement } from './emit.js';
-import { ConnectionError, ServerError } from './errors.js';
+import { ConnectionError, protocolViolation, ServerError } from './errors.js';
 import { escapeIdentifier, escapeLiteral } from './escape.js';
 import { Fifo } from './fifo.js';
 import { checkStartupAnswer, notPostgresql, shownBytes } from './first-answer.js';
-
-/** libpq's PQstatus, in words: usable, broken, or closed by the application. */
-export type ConnectionStatus = 'ok' | 'bad' | 'closed';
-
-/** libpq's PQtransactionStatus, in words. `active` means a command is in progress. */
-export type TransactionStatus = 'idle' | 'active' | 'intrans' | 'inerror' | 'unknown';
-
-/** One asynchronous notification (libpq's PGnotify: relname, extra, be_pid). */
-export interface Notification {
-  /** The channel name, exactly as the notifier gave it. */
-  channel: string;
-  /** The payload; '' when none was given. */
-  payload: string;
-  /** Process ID of the notifying server process (compare with `backendPid` to spot your own). */
-  processId: number;
-}
-
-/** A column of a result. */
-export interface ResultField {
-  name: string;
-  dataTypeOid: number;
-  tableOid: number;
-  columnAttributeNumber: number;
-}
-
-/** The result of one SQL statement, values in text form (PGresult with PQgetvalue). */
-export interface QueryResult {
-  /** The command tag, for example 'SELECT 2', 'INSERT 0 1', 'LISTEN'; '' for an empty query. */
-  command: string;
-  /** Rows affected or returned, from the command tag; null when the tag has no count. */
-  rowCount: number | null;
-  fields: ResultField[];
-  /** Each row's values as text, or null for SQL NULL. */
-  rows: (string | null)[][];
-}
-
-/** Events a Connection emits. */
-export interface ConnectionEvents {
-  /** A NoticeResponse (warnings, notices), whenever it arrives. */
-  notice: [fields: NoticeFields];
-  /** A ParameterStatus report (server_version, in_hot_standby, ...). */
-  parameterStatus: [name: string, value: string];
-  /** At least one notification was queued; read them with notifies(). */
-  notification: [];
-  /** The connection ended; `error` is set unless close() ended it. */
-  close: [error: ConnectionError | undefined];
-}
-
-/** The secret needed to cancel a running command (BackendKeyData). */
-export interface BackendKey {
-  processId: number;
-  secretKey: Uint8Array;
-}
-
-/** Sends a CancelRequest over a new connection to the same server (set up by connect()). */
-export type CancelSender = (key: BackendKey) => Promise<void>;
-
-/**
- * A CopyBoth exchange in progress (START_REPLICATION), from Connection.copyBoth(). The
- * connection runs no other command until it ends.
- */
-export interface CopyBoth {
-  /**
-   * Sends one CopyData message to the server, written by `write` (which must write exactly
-   * one whole CopyData message into the connection's writer, as writeStandbyStatusUpdate
-   * does). Never blocks: the bytes are handed to the socket. Throws ConnectionError when the
-   * connection is unusable or the copy has ended.
-   */
-  send(write: (writer: Writer) => void): void;
-  /**
-   * Sends CopyDone (once) and resolves when the server has finished the command
-   * (ReadyForQuery); rejects like `done`.
-   */
-  end(): Promise<void>;
-  /**
-   * Settles when the command ends: resolves at ReadyForQuery, rejects with ServerError if the
-   * server reported an error, or with ConnectionError if the connection was lost or closed.
-   */
-  readonly done: Promise<void>;
-}
-
-/** Options fixed when a Connection is created by connect(). */
-export interface ConnectionInit {
-  stream: Duplex;
-  decoder?: Decoder;
-  tls: boolean;
-  sendCancel: CancelSender;
-  /** Server address, for messages. */
-  address: string;
-}
-
-/**
- * A command sent to the server whose results are read one at a time (libpq's result queue
- * for PQgetResult). Results and errors are queued as they complete; `finished` turns true
- * at ReadyForQuery.
- */
-class Command {
-  readonly results = new Fifo<QueryResult | ServerError>();
-  finished = false;
-  /** Set for copyBoth(): where each CopyData body goes. */
-  onCopyData: ((data: Uint8Array) => void) | undefined;
-  /** True once the server sent CopyBothResponse. */
-  copyStarted = false;
-  private fields: ResultField[] = [];
-  private rows: (string | null)[][] = [];
-  private wake: (() => void) | undefined;
-
-  handle(message: BackendMessage): boolean {
-    switch (message.type) {
-      case 'RowDescription':
-        this.fields = message.fields.map(toResultField);
-        this.rows = [];
-        return true;
-      case 'DataRow':
-        this.rows.push(message.values.map(decodeText));
-        return true;
-      case 'CommandComplete':
-        this.complete(message.commandTag);
-        return true;
-      case 'EmptyQueryResponse':
-        this.complete('');
-        return true;
-      case 'ErrorResponse':
-        this.results.push(new ServerError(message.fields));
-        this.signal();
-        return true;
-      case 'ParseComplete':
-      case 'BindComplete':
-      case 'NoData':
-      case 'ParameterDescription':
-        return true;
-      case 'CopyBothResponse':
-        if (!this.onCopyData) return false;
-        this.copyStarted = true;
-        this.signal();
-        return true;
-      case 'CopyData':
-        if (!this.copyStarted || !this.onCopyData) return false;
-        this.onCopyData(message.data);
-        return true;
-      case 'CopyDone':
-        return this.copyStarted;
-      case 'ReadyForQuery':
-        this.finished = true;
-        this.signal();
-        return true;
-      default:
-        return false;
-    }
-  }
-
-  /** Resolves when a result is queued or the command finished. */
-  changed(): Promise<void> {
-    return new Promise((resolve) => {
-      this.wake = resolve;
-    });
-  }
-
-  signal(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  private complete(tag: string): void {
-    this.results.push({
-      command: tag,
-      rowCount: rowCountOf(tag),
-      fields: this.fields,
-      rows: this.rows,
-    });
-    this.fields = [];
-    this.rows = [];
-    this.signal();
-  }
-}
-
-function toResultField(field: FieldDescription): ResultField {
-  return {
-    name: field.name,
-    dataTypeOid: field.dataTypeOid,
-    tableOid: field.tableOid,
-    columnAttributeNumber: field.columnAttributeNumber,
-  };
-}
-
-function decodeText(value: Uint8Array | null): string | null {
-  return value === null
-    ? null
-    : Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('utf8');
-}
-
-function rowCountOf(tag: string): number | null {
-  const match = /^(?:INSERT \d+|SELECT|UPDATE|DELETE|MERGE|MOVE|FETCH|COPY) (\d+)$/.exec(tag);
-  return match ? Number(match[1]) : null;
-}
-
-const authSqlStates = new Set(['28000', '28P01']);
+import { NotificationIterator } from './notification-iterator.js';
+import { startupHandler } from './startup.js';
+import type {
+  BackendKey,
+  CancelSender,
+  ConnectionEvents,
+  ConnectionInit,
+  ConnectionStatus,
+  CopyBoth,
+  Notification,
+  QueryResult,
+  TransactionStatus,
+} from './types.js';
 
 /** How long close() lets Terminate wait for room in a full socket buffer before giving up on it. */
 const CLOSE_FLUSH_TIMEOUT_MS = 2000;
-
-const finished: IteratorReturnResult<void> = Object.freeze({ value: undefined, done: true });
-
-/**
- * What Connection.notifications() returns: an async iterator written by hand so that a
- * queued notification costs one resolved promise, without an async generator's machinery.
- * Calls to next() are answered in order, even when a caller does not wait for the previous
- * one. Once ended (return(), throw(), the end of the wait, or an error) it stays done.
- */
-class NotificationIterator implements AsyncGenerator<Notification, void, undefined> {
-  private done = false;
-  /** The next() that is waiting for input, which later calls queue behind. */
-  private waiting: Promise<IteratorResult<Notification, void>> | undefined;
-  private readonly take: () => Notification | null;
-  private readonly wait: () => Promise<boolean>;
-
-  /**
-   * @param take the oldest queued notification, or null
-   * @param wait waits for input and consumes it; false when the iteration should end
-   */
-  constructor(take: () => Notification | null, wait: () => Promise<boolean>) {
-    this.take = take;
-    this.wait = wait;
-  }
-
-  next(): Promise<IteratorResult<Notification, void>> {
-    if (this.waiting) {
-      const next = () => this.next();
-      return this.waiting.then(next, next);
-    }
-    if (this.done) return Promise.resolve(finished);
-    const notification = this.take();
-    if (notification !== null) return Promise.resolve({ value: notification, done: false });
-    this.waiting = this.waitForNext();
-    return this.waiting;
-  }
-
-  private async waitForNext(): Promise<IteratorResult<Notification, void>> {
-    try {
-      for (;;) {
-        if (!(await this.wait())) this.done = true;
-        if (this.done) return finished;
-        const notification = this.take();
-        if (notification !== null) return { value: notification, done: false };
-      }
-    } catch (error) {
-      this.done = true;
-      throw error;
-    } finally {
-      this.waiting = undefined;
-    }
-  }
-
-  return(): Promise<IteratorResult<Notification, void>> {
-    this.done = true;
-    return Promise.resolve(finished);
-  }
-
-  throw(error: unknown): Promise<IteratorResult<Notification, void>> {
-    this.done = true;
-    return Promise.reject(error);
-  }
-
-  [Symbol.asyncIterator](): this {
-    return this;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.return();
-  }
-}
 
 /**
  * One connection to a PostgreSQL server, made by `connect()`. Commands run one at a time:
@@ -843,14 +586,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     authenticator: Authenticator,
   ): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const finish = (error?: Error) => {
+      const finish = (outcome: Error | 'I' | 'T' | 'E') => {
         this.startupHandler = undefined;
         this.off('close', onClose);
-        if (error) {
-          const failure = error instanceof ConnectionError ? error : this.lostWith(error);
+        if (outcome instanceof Error) {
+          const failure = outcome instanceof ConnectionError ? outcome : this.lostWith(outcome);
           this.teardown(failure);
           reject(failure);
-        } else resolve();
+        } else {
+          this.txStatus = transactionStatusOf(outcome);
+          resolve();
+        }
       };
       const onClose = (error: ConnectionError | undefined) =>
         finish(
@@ -862,75 +608,23 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.once('close', onClose);
       this.protocolVersion = protocol;
       this.checkingHead = true;
-      this.startupHandler = (message) => {
-        switch (message.type) {
-          case 'AuthenticationOk':
-            try {
-              authenticator.accept();
-            } catch (error) {
-              finish(error as Error);
-            }
-            return;
-          case 'AuthenticationCleartextPassword':
-          case 'AuthenticationMD5Password':
-          case 'AuthenticationSASL':
-          case 'AuthenticationSASLContinue':
-          case 'AuthenticationSASLFinal':
-          case 'AuthenticationKerberosV5':
-          case 'AuthenticationGSS':
-          case 'AuthenticationGSSContinue':
-          case 'AuthenticationSSPI':
-            authenticator.respond(message, this.writer).then(() => this.flush(), finish);
-            return;
-          case 'NegotiateProtocolVersion': {
-            const offered = { major: 3, minor: message.newestMinorVersion } as const;
-            if (offered.minor < minimum.minor) {
-              finish(
-                new ConnectionError(
-                  'CONNECTION_UNSUPPORTED',
-                  `${this.address}: the server supports protocol 3.${offered.minor} at most, but min_protocol_version is 3.${minimum.minor}`,
-                  { address: this.address },
-                ),
-              );
-              return;
-            }
-            this.protocolVersion = { major: 3, minor: Math.min(offered.minor, protocol.minor) };
-            this.unrecognizedProtocolOptions = message.unrecognizedOptions;
-            return;
-          }
-          case 'BackendKeyData':
-            if (this.protocolVersion.minor < 2 && message.secretKey.length !== 4) {
-              finish(
-                this.violation(
-                  `a protocol 3.0 server sent a cancel key of ${message.secretKey.length} bytes, not 4`,
-                ),
-              );
-              return;
-            }
-            this.key = { processId: message.processId, secretKey: message.secretKey };
-            return;
-          case 'ErrorResponse': {
-            const error = new ServerError(message.fields);
-            const code = authSqlStates.has(error.sqlState)
-              ? 'CONNECTION_AUTH'
-              : 'CONNECTION_REJECTED';
-            finish(
-              new ConnectionError(code, `${this.address}: ${error.message}`, {
-                cause: error,
-                sqlState: error.sqlState,
-                address: this.address,
-              }),
-            );
-            return;
-          }
-          case 'ReadyForQuery':
-            this.txStatus = transactionStatusOf(message.transactionStatus);
-            finish();
-            return;
-          default:
-            finish(this.violation(`unexpected ${message.type} during startup`));
-        }
-      };
+      this.startupHandler = startupHandler({
+        address: this.address,
+        writer: this.writer,
+        requested: protocol,
+        minimum,
+        authenticator,
+        protocolVersion: () => this.protocolVersion,
+        negotiated: (version, unrecognizedOptions) => {
+          this.protocolVersion = version;
+          this.unrecognizedProtocolOptions = unrecognizedOptions;
+        },
+        flush: () => this.flush(),
+        keyReceived: (key) => {
+          this.key = key;
+        },
+        finish,
+      });
       writeStartupMessage(this.writer, { protocolVersion: protocol, parameters });
       this.flush();
       this.pumpSoon();
@@ -1169,7 +863,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       );
       return;
     }
-    throw this.violation(`unexpected ${message.type} while no command was running`);
+    throw protocolViolation(
+      this.address,
+      `unexpected ${message.type} while no command was running`,
+    );
   }
 
   /** The stream ended or closed: what arrived before is taken first, then the teardown. */
@@ -1186,20 +883,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (!this.failure) this.pump();
     this.teardown(this.lostWith(error));
   };
-
-  /**
-   * A whole, well-formed message that does not fit what the connection is doing: the server
-   * broke the protocol, so the connection is lost (CONNECTION_LOST, no `cause`).
-   */
-  private violation(what: string): ConnectionError {
-    return new ConnectionError(
-      'CONNECTION_LOST',
-      `protocol violation by ${this.address}: ${what}`,
-      {
-        address: this.address,
-      },
-    );
-  }
 
   private lostWith(error: unknown): ConnectionError {
     if (error instanceof ConnectionError) return error;

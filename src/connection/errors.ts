@@ -81,6 +81,16 @@ export class ConnectionError extends PgClientError {
 }
 
 /**
+ * A whole, well-formed message that does not fit what the connection is doing: the server at
+ * `address` broke the protocol, so the connection is lost (CONNECTION_LOST, no `cause`).
+ */
+export function protocolViolation(address: string, what: string): ConnectionError {
+  return new ConnectionError('CONNECTION_LOST', `protocol violation by ${address}: ${what}`, {
+    address,
+  });
+}
+
+/**
  * An ErrorResponse from the server. `code` is always 'SERVER_ERROR'; `sqlState` is the
  * SQLSTATE (for example '42601'), the same name as on ConnectionError; every field the
  * server sent is available by name. The message reads "SEVERITY: message (SQLSTATE xxxxx)".

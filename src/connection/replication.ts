@@ -9,9 +9,10 @@ import {
   parseLsn,
   writeStandbyStatusUpdate,
 } from '../protocol/index.js';
-import type { Connection, CopyBoth } from './connection.js';
+import type { Connection } from './connection.js';
 import { ConnectionError, ServerError } from './errors.js';
 import { escapeIdentifier } from './escape.js';
+import type { CopyBoth } from './types.js';
 
 /**
  * The replication commands of a `replication=database` connection (protocol-replication.html,

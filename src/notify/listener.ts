@@ -3,12 +3,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { checkChannel, checkPayload } from '../connection/channels.js';
 import type { ConnectOptions } from '../connection/config.js';
 import { connect, type RuntimeOptions } from '../connection/connect.js';
-import type { Connection, Notification } from '../connection/connection.js';
+import type { Connection } from '../connection/connection.js';
 import { resolveConfig } from '../connection/conninfo.js';
 import { type DurableNotifyOptions, durableNotifyStatement } from '../connection/emit.js';
 import { ConnectionError, ServerError } from '../connection/errors.js';
 import { escapeIdentifier } from '../connection/escape.js';
 import { Fifo } from '../connection/fifo.js';
+import type { Notification } from '../connection/types.js';
 import type { NoticeFields } from '../protocol/fields.js';
 import {
   type RetryOptions,

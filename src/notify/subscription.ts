@@ -1,5 +1,6 @@
-import type { Connection, QueryResult } from '../connection/connection.js';
+import type { Connection } from '../connection/connection.js';
 import { ConnectionError } from '../connection/errors.js';
+import type { QueryResult } from '../connection/types.js';
 
 /**
  * What the LISTEN_LOST messages say about the likely cause and the fix: a pooler in

@@ -10,25 +10,57 @@
  * time from the first notification to the last, measured here. Latency mode: a second
  * connection of the same client sends each notification; one sample is the time from the
  * send to the receipt on the listening connection, taken back to back ("hot") and then with
- * a pause before each ("paced", the listener idle in between).
+ * a pause before each ("paced", the listener idle in between). In the paced series, the
+ * pqnotify and node-raw listeners also time each notification from the read that brought it
+ * into the process (process.hrtime.bigint() taken as the bytes arrive: pqnotify's plaintext
+ * reads through a dialer that wraps the sink of the socket's ReusedBufferInput, its TLS reads
+ * at the TLS socket's push) to the moment notifies() or the iterator hands it out; the
+ * library itself is not changed, and burst runs are not instrumented. Connections mode:
+ * `connections` connections each LISTEN; memory (heap + external, after a forced gc) is
+ * measured with none, with all of them idle (then `ready`), and once each has received
+ * `count` notifications (then `connections`).
+ *
+ * The pqnotify and node-raw listeners also run on Bun and Deno (--runtime); pg and
+ * postgres.js run on Node only.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { TLSSocket } from 'node:tls';
 import { type Connection, connect, escapeIdentifier } from '../src/index.js';
+import { type Dialer, dialSocket, reusedBufferInputOf } from '../src/socket/socket.js';
 import { RawSession } from './raw-session.js';
 
-/** The JavaScript clients this process can run. */
-export type JsClient = 'pqnotify-loop' | 'pqnotify-iter' | 'pg' | 'postgres' | 'node-raw';
+/**
+ * The JavaScript clients this process can run. node-raw-frames is the server's ceiling:
+ * node-raw framing the messages without making a string.
+ */
+export type JsClient =
+  | 'pqnotify-loop'
+  | 'pqnotify-iter'
+  | 'pg'
+  | 'postgres'
+  | 'node-raw'
+  | 'node-raw-frames';
 
 /** What one listener process does, passed as its only argument (JSON). */
 export interface ListenerTask {
   client: JsClient;
   /** Resolved URLs of the other clients' packages (the bundle lives outside the project). */
   modules: { pg: string; postgres: string };
-  mode: 'burst' | 'latency';
+  mode: 'burst' | 'latency' | 'connections';
+  /** A `postgres://` URL without sslmode (each client sets TLS its own way). */
   url: string;
+  /** Connect with sslmode=require (TLS, the server's certificate not verified). */
+  tls: boolean;
   channel: string;
-  /** Burst mode: notifications per burst. */
+  /** Burst mode: notifications per burst; connections mode: per connection. */
   count: number;
+  /** Connections mode: how many LISTENing connections to open. */
+  connections: number;
+  /**
+   * Latency mode: time each paced notification from its read to its handout. Off for the
+   * baseline build, whose socket layer (bundled apart) the timing dialer cannot reach.
+   */
+  timed: boolean;
   /** Burst mode: how many bursts to receive (the last is the timed one in the report). */
   bursts: number;
   /** Latency mode: unrecorded samples first. */
@@ -55,7 +87,27 @@ export type ListenerEvent =
       lastSeq: number | null;
       stalled: boolean;
     }
-  | { event: 'latency'; hotUs: number[]; pacedUs: number[] }
+  | {
+      event: 'latency';
+      hotUs: number[];
+      pacedUs: number[];
+      /**
+       * Paced series: read to handout, microseconds; empty or (libpq) absent without the
+       * instrumentation.
+       */
+      handoutUs?: number[];
+    }
+  | {
+      event: 'connections';
+      /** heapUsed + external after a forced gc, in KiB, with no connection open yet. */
+      baseKiB: number;
+      /** The same with every connection open and LISTENing (printed before the traffic). */
+      idleKiB: number;
+      /** The same once every connection received `count` notifications. */
+      afterKiB: number;
+      /** The resident set (VmRSS) at the same three points, in KiB. */
+      rssKiB: { base: number; idle: number; after: number };
+    }
   | {
       event: 'end';
       /** Peak resident set since the `ready` line when peakSinceListen, else of the process. */
@@ -96,6 +148,59 @@ interface Receiver {
 interface LatencySeries {
   hotUs: number[];
   pacedUs: number[];
+  handoutUs: number[];
+}
+
+/**
+ * Read-to-handout timing of one listening connection: `read()` as bytes arrive, `handout()`
+ * as a notification is handed to the caller.
+ */
+class HandoutClock {
+  private readAt = 0n;
+  /** The last handout's time since the read before it, in microseconds. */
+  lastUs = 0;
+
+  readonly read = (): void => {
+    this.readAt = process.hrtime.bigint();
+  };
+
+  handout(): void {
+    this.lastUs = Number(process.hrtime.bigint() - this.readAt) / 1000;
+  }
+}
+
+/** TLS sockets whose pushes (decrypted reads) a HandoutClock times. */
+const timedTls = new WeakMap<object, HandoutClock>();
+
+/** Times the reads of every TLS socket in timedTls (installed once, in latency mode only). */
+function timeTlsReads(): void {
+  const push = TLSSocket.prototype.push;
+  TLSSocket.prototype.push = function (this: TLSSocket, chunk: unknown, encoding?: BufferEncoding) {
+    if (chunk !== null) timedTls.get(this)?.read();
+    return push.call(this, chunk, encoding);
+  };
+}
+
+/** The default dialer, with every plaintext read of the sockets it opens timed by `clock`. */
+function timedDialer(clock: HandoutClock): Dialer {
+  return async (target, options) => {
+    const socket = await dialSocket(target, options);
+    const input = reusedBufferInputOf(socket);
+    if (input) {
+      const start = input.start.bind(input);
+      input.start = (sink) =>
+        start((bytes) => {
+          clock.read();
+          sink(bytes);
+        });
+    }
+    return socket;
+  };
+}
+
+/** The URL a pqnotify connection uses: the task's, with sslmode=require over TLS. */
+function pqnotifyUrl(task: ListenerTask): string {
+  return task.tls ? `${task.url}${task.url.includes('?') ? '&' : '?'}sslmode=require` : task.url;
 }
 
 function emit(event: ListenerEvent): void {
@@ -123,16 +228,6 @@ function sequenceOf(payload: string): number | null {
   return payload.length < 6 ? null : Number.parseInt(payload.slice(-6), 16);
 }
 
-/** Waits for the next notification with the libpq loop: waitReadable, consumeInput, notifies. */
-async function nextByLoop(conn: Connection): Promise<string> {
-  for (;;) {
-    const notification = conn.notifies();
-    if (notification) return notification.payload;
-    await conn.waitReadable();
-    conn.consumeInput();
-  }
-}
-
 /**
  * Latency samples: `send(payload)` on one connection, `receive()` resolving with the payload
  * that arrived on the other. The send is awaited after the receipt, so it never delays the
@@ -142,6 +237,7 @@ async function sampleLatency(
   task: ListenerTask,
   send: (payload: string) => Promise<unknown>,
   receive: () => Promise<string>,
+  clock?: HandoutClock,
 ): Promise<LatencySeries> {
   let i = 0;
   const sample = async (): Promise<number> => {
@@ -158,15 +254,26 @@ async function sampleLatency(
   const hotUs: number[] = [];
   for (let k = 0; k < task.samples; k++) hotUs.push(await sample());
   const pacedUs: number[] = [];
+  const handoutUs: number[] = [];
   for (let k = 0; k < task.samples; k++) {
     await new Promise((resolve) => setTimeout(resolve, task.gapMs));
     pacedUs.push(await sample());
+    if (clock) handoutUs.push(clock.lastUs);
   }
-  return { hotUs, pacedUs };
+  return { hotUs, pacedUs, handoutUs };
 }
 
 async function pqnotifyReceiver(task: ListenerTask, iterate: boolean): Promise<Receiver> {
-  const conn = await connect(task.url);
+  const clock = task.timed ? new HandoutClock() : undefined;
+  const conn = await connect(
+    pqnotifyUrl(task),
+    clock === undefined ? {} : { dialer: timedDialer(clock) },
+  );
+  if (clock && task.tls) {
+    timeTlsReads();
+    // The TLS socket the connection reads from (a private field: the bench looks inside).
+    timedTls.set((conn as unknown as { stream: object }).stream, clock);
+  }
   await conn.listen(task.channel);
   const burstByLoop = async (n: number, progress: Progress): Promise<BurstTiming> => {
     let count = 0;
@@ -223,19 +330,31 @@ async function pqnotifyReceiver(task: ListenerTask, iterate: boolean): Promise<R
   return {
     burst: iterate ? burstByIterator : burstByLoop,
     async latency() {
-      const notifier = await connect(task.url);
+      const notifier = await connect(pqnotifyUrl(task));
       const iterator = conn.notifications()[Symbol.asyncIterator]();
       const receive = iterate
         ? async () => {
             const next = await iterator.next();
+            clock?.handout();
             if (next.done) throw new Error('the notification iterator ended');
             return next.value.payload;
           }
-        : () => nextByLoop(conn);
+        : async () => {
+            for (;;) {
+              const notification = conn.notifies();
+              if (notification) {
+                clock?.handout();
+                return notification.payload;
+              }
+              await conn.waitReadable();
+              conn.consumeInput();
+            }
+          };
       const series = await sampleLatency(
         task,
         (payload) => notifier.notify(task.channel, payload),
         receive,
+        clock,
       );
       await iterator.return();
       await notifier.close();
@@ -245,7 +364,9 @@ async function pqnotifyReceiver(task: ListenerTask, iterate: boolean): Promise<R
   };
 }
 
-/** Resolves the pending receipt of the event-driven clients (pg, postgres.js). */
+const textDecoder = new TextDecoder();
+
+/** Resolves the pending receipt of the event-driven clients (pg, postgres.js, node-raw). */
 class EventSink {
   private progress: Progress = { count: 0 };
   private target = 0;
@@ -267,6 +388,19 @@ class EventSink {
       this.timing.firstPayload = payload;
     }
     if (++progress.count === this.target) this.done?.(payload);
+  };
+
+  /**
+   * The frame handler of the server's ceiling: counts like onPayload, and makes the payload
+   * a string only where it is needed.
+   */
+  readonly onFrame = (bytes: Uint8Array, start: number, end: number): void => {
+    const progress = this.progress;
+    if (this.waiting === undefined && progress.count !== 0 && progress.count + 1 < this.target) {
+      progress.count++;
+      return;
+    }
+    this.onPayload(textDecoder.decode(bytes.subarray(start, end)));
   };
 
   burst(n: number, progress: Progress): Promise<BurstTiming> {
@@ -291,17 +425,27 @@ class EventSink {
   }
 }
 
+/** pg's settings: over TLS, encrypted without verifying the server (sslmode=require). */
+function pgConfig(task: ListenerTask) {
+  return { connectionString: task.url, ssl: task.tls ? { rejectUnauthorized: false } : false };
+}
+
+/** postgres.js's settings for one connection: sslmode=require over TLS, no notices. */
+function postgresOptions(task: ListenerTask) {
+  return { max: 1, onnotice: () => undefined, ssl: task.tls ? ('require' as const) : false };
+}
+
 async function pgReceiver(task: ListenerTask): Promise<Receiver> {
   const { default: pg } = (await import(task.modules.pg)) as typeof import('pg');
   const sink = new EventSink();
-  const client = new pg.Client({ connectionString: task.url });
+  const client = new pg.Client(pgConfig(task));
   await client.connect();
   client.on('notification', (message) => sink.onPayload(message.payload ?? ''));
   await client.query(`LISTEN ${client.escapeIdentifier(task.channel)}`);
   return {
     burst: (n, progress) => sink.burst(n, progress),
     async latency() {
-      const notifier = new pg.Client({ connectionString: task.url });
+      const notifier = new pg.Client(pgConfig(task));
       await notifier.connect();
       const series = await sampleLatency(
         task,
@@ -320,7 +464,7 @@ async function postgresReceiver(task: ListenerTask): Promise<Receiver> {
     default: typeof import('postgres');
   };
   const sink = new EventSink();
-  const sql = postgres(task.url, { max: 1, onnotice: () => undefined });
+  const sql = postgres(task.url, postgresOptions(task));
   await sql.listen(task.channel, sink.onPayload);
   return {
     burst: (n, progress) => sink.burst(n, progress),
@@ -334,19 +478,42 @@ async function postgresReceiver(task: ListenerTask): Promise<Receiver> {
   };
 }
 
-/** The reference: Node with no client library (bench/raw-session.ts). */
-async function rawReceiver(task: ListenerTask): Promise<Receiver> {
+/**
+ * The reference: Node with no client library (bench/raw-session.ts). With `frames`, the
+ * server's ceiling: each notification is only framed, and its payload made a string only
+ * when the burst needs it (the first and the last) or a latency sample waits for it.
+ */
+async function rawReceiver(task: ListenerTask, frames: boolean): Promise<Receiver> {
   const sink = new EventSink();
-  const session = await RawSession.open(task.url, (_channel, payload) => sink.onPayload(payload));
+  const clock = task.timed ? new HandoutClock() : undefined;
+  const handler = frames
+    ? { frames: sink.onFrame }
+    : {
+        strings: clock
+          ? (_channel: string, payload: string) => {
+              clock.handout();
+              sink.onPayload(payload);
+            }
+          : (_channel: string, payload: string) => sink.onPayload(payload),
+      };
+  const session = await RawSession.open(task.url, handler, {
+    tls: task.tls,
+    ...(clock ? { onRead: clock.read } : {}),
+  });
   await session.query(`LISTEN ${escapeIdentifier(task.channel)}`);
   return {
     burst: (n, progress) => sink.burst(n, progress),
     async latency() {
-      const notifier = await RawSession.open(task.url, () => undefined);
+      const notifier = await RawSession.open(
+        task.url,
+        { strings: () => undefined },
+        { tls: task.tls },
+      );
       const series = await sampleLatency(
         task,
         (payload) => notifier.notify(task.channel, payload),
         () => sink.next(),
+        frames ? undefined : clock,
       );
       notifier.close();
       return series;
@@ -366,7 +533,9 @@ function receiverFor(task: ListenerTask): Promise<Receiver> {
     case 'postgres':
       return postgresReceiver(task);
     case 'node-raw':
-      return rawReceiver(task);
+      return rawReceiver(task, false);
+    case 'node-raw-frames':
+      return rawReceiver(task, true);
   }
 }
 
@@ -436,9 +605,120 @@ async function runLatency(task: ListenerTask, receiver: Receiver): Promise<void>
   emit(endEvent(false));
 }
 
+/** Many LISTENing connections of one client, counting what they receive. */
+interface ConnectionSet {
+  /** Resolves once every connection received `count` notifications. */
+  received: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Calls `done` once `calls` calls of the returned function were made. */
+function countdown(calls: number, done: () => void): () => void {
+  let left = calls;
+  return () => {
+    if (--left === 0) done();
+  };
+}
+
+async function openConnections(task: ListenerTask): Promise<ConnectionSet> {
+  let allReceived!: () => void;
+  const received = new Promise<void>((resolve) => {
+    allReceived = resolve;
+  });
+  const one = countdown(task.connections * task.count, allReceived);
+  const listen = `LISTEN ${escapeIdentifier(task.channel)}`;
+  switch (task.client) {
+    case 'pqnotify-loop': {
+      const conns: Connection[] = [];
+      for (let i = 0; i < task.connections; i++) {
+        const conn = await connect(pqnotifyUrl(task));
+        await conn.listen(task.channel);
+        conns.push(conn);
+        void (async () => {
+          for (let seen = 0; seen < task.count; ) {
+            await conn.waitReadable();
+            conn.consumeInput();
+            for (let m = conn.notifies(); m !== null; m = conn.notifies()) {
+              seen++;
+              one();
+            }
+          }
+        })();
+      }
+      return { received, close: async () => void (await Promise.all(conns.map((c) => c.close()))) };
+    }
+    case 'pg': {
+      const { default: pg } = (await import(task.modules.pg)) as typeof import('pg');
+      const clients: InstanceType<typeof pg.Client>[] = [];
+      for (let i = 0; i < task.connections; i++) {
+        const client = new pg.Client(pgConfig(task));
+        await client.connect();
+        client.on('notification', one);
+        await client.query(listen);
+        clients.push(client);
+      }
+      return { received, close: async () => void (await Promise.all(clients.map((c) => c.end()))) };
+    }
+    case 'postgres': {
+      const { default: postgres } = (await import(task.modules.postgres)) as {
+        default: typeof import('postgres');
+      };
+      const pools: ReturnType<typeof postgres>[] = [];
+      for (let i = 0; i < task.connections; i++) {
+        const sql = postgres(task.url, postgresOptions(task));
+        await sql.listen(task.channel, one);
+        pools.push(sql);
+      }
+      return {
+        received,
+        close: async () => void (await Promise.all(pools.map((sql) => sql.end({ timeout: 1 })))),
+      };
+    }
+    default:
+      throw new Error(`the connections scenario does not run ${task.client}`);
+  }
+}
+
+/**
+ * heapUsed + external (which includes arrayBuffers) after a full collection, and the
+ * resident set then, in KiB.
+ */
+function collectedKiB(): { js: number; rss: number } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('the connections scenario needs --expose-gc');
+  gc();
+  gc();
+  const usage = process.memoryUsage();
+  return { js: (usage.heapUsed + usage.external) / 1024, rss: statusKiB('VmRSS') };
+}
+
+async function runConnections(task: ListenerTask): Promise<void> {
+  // Load the client's module first, so that the baseline holds its code too.
+  if (task.client === 'pg') await import(task.modules.pg);
+  if (task.client === 'postgres') await import(task.modules.postgres);
+  const base = collectedKiB();
+  const set = await openConnections(task);
+  const idle = collectedKiB();
+  emit({ event: 'ready', idleRssKiB: idle.rss });
+  await set.received;
+  const after = collectedKiB();
+  emit({
+    event: 'connections',
+    baseKiB: base.js,
+    idleKiB: idle.js,
+    afterKiB: after.js,
+    rssKiB: { base: base.rss, idle: idle.rss, after: after.rss },
+  });
+  emit(endEvent(false));
+  await set.close();
+}
+
 const task = JSON.parse(process.argv[2] ?? '') as ListenerTask;
-const receiver = await receiverFor(task);
-if (task.mode === 'burst') await runBursts(task, receiver);
-else await runLatency(task, receiver);
-await receiver.close();
+if (task.mode === 'connections') await runConnections(task);
+else {
+  const receiver = await receiverFor(task);
+  if (task.mode === 'burst') await runBursts(task, receiver);
+  else await runLatency(task, receiver);
+  await receiver.close();
+}
 process.exit(0);

@@ -36,8 +36,9 @@ function cpuCell(report: NotifyReport, client: ClientName, size: PayloadSize, v:
 }
 
 function targetRow(t: TargetRow): string[] {
-  const bound = `${t.kind === 'atLeast' ? '≥' : '≤'} ${t.limit}${t.unit === 'x' ? 'x' : ' MiB'}`;
-  const value = t.value === null ? 'n/a' : `${t.value.toFixed(2)}${t.unit === 'x' ? 'x' : ' MiB'}`;
+  const unit = t.unit === 'x' ? 'x' : ` ${t.unit}`;
+  const bound = `${t.kind === 'atLeast' ? '≥' : '≤'} ${t.limit}${unit}`;
+  const value = t.value === null ? 'n/a' : `${t.value.toFixed(2)}${unit}`;
   const verdict = t.pass === null ? 'n/a' : t.pass ? 'PASS' : 'MISS';
   return [t.target, t.client, t.variant, value, bound, verdict];
 }
@@ -47,7 +48,7 @@ export function renderMarkdown(report: NotifyReport): string {
   const m = report.machine;
   const clients = report.clients;
   const payloadSizes = sizesOf(report);
-  const sizes = payloadSizes.map((s) => `${report.counts[s].toLocaleString('en-US')} x ${s} B`);
+  const sizes = payloadSizes.map((s) => `${report.counts[s]?.toLocaleString('en-US')} x ${s} B`);
   const out: string[] = [
     `# Notification benchmark${report.quick ? ' (quick run)' : ''}`,
     '',
@@ -55,6 +56,8 @@ export function renderMarkdown(report: NotifyReport): string {
     '',
     `- Machine: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.os}`,
     `- Node ${m.node}; pg ${m.pg}; postgres.js ${m.postgres}; libpq ${m.libpq ?? 'not run'}`,
+    `- pqnotify and node-raw listeners on ${m.runtime}; the others on Node`,
+    `- Connections: ${m.tls ? 'TLS (sslmode=require) for every client' : 'plain TCP'}`,
     `- Server: ${m.server} — ${m.serverSource}`,
     `- Bursts: ${sizes.join(', ')} in one transaction each`,
     ...report.skipped.map((s) => `- Skipped ${s.client}: ${s.reason}`),
@@ -85,9 +88,21 @@ export function renderMarkdown(report: NotifyReport): string {
     `## Latency, NOTIFY to receipt (µs; ${report.latencySamples} samples each after ${report.latencyWarmup} unrecorded)`,
     '',
     `Paced: one sample per ${report.latencyGapMs} ms, the listener idle in between. Hot: back to back.`,
+    'Read to handout: in the paced series, from the read that brought the notification into the',
+    'process to its handout to the caller (pqnotify and node-raw listeners only).',
     '',
     markdownTable(
-      ['client', 'paced p50', 'paced p90', 'paced p99', 'hot p50', 'hot p90', 'hot p99'],
+      [
+        'client',
+        'paced p50',
+        'paced p90',
+        'paced p99',
+        'hot p50',
+        'hot p90',
+        'hot p99',
+        'read to handout p50',
+        'read to handout p99',
+      ],
       report.latency.map((r) => [
         r.failures > 0 ? `${r.client} (${r.failures} FAILED)` : r.client,
         fixed(r.paced?.p50Us ?? null, 0),
@@ -96,6 +111,8 @@ export function renderMarkdown(report: NotifyReport): string {
         fixed(r.hot?.p50Us ?? null, 0),
         fixed(r.hot?.p90Us ?? null, 0),
         fixed(r.hot?.p99Us ?? null, 0),
+        fixed(r.handout?.p50Us ?? null, 1),
+        fixed(r.handout?.p99Us ?? null, 1),
       ]),
     ),
     '',
@@ -121,6 +138,31 @@ export function renderMarkdown(report: NotifyReport): string {
       }),
     ),
     '',
+    ...(report.connections.length === 0
+      ? []
+      : [
+          '## Memory per connection (KiB; heap + external after a forced gc, above no connection)',
+          '',
+          markdownTable(
+            [
+              'client',
+              'connections',
+              'idle',
+              `after ${trafficKB(report)} KB each`,
+              'RSS idle',
+              'RSS after',
+            ],
+            report.connections.map((r) => [
+              r.failures > 0 ? `${r.client} (${r.failures} FAILED)` : r.client,
+              String(r.connections),
+              fixed(r.idleKiBPerConnection, 1),
+              fixed(r.afterKiBPerConnection, 1),
+              fixed(r.idleRssKiBPerConnection, 1),
+              fixed(r.afterRssKiBPerConnection, 1),
+            ]),
+          ),
+          '',
+        ]),
     '## Targets',
     '',
     markdownTable(
@@ -135,6 +177,7 @@ export function renderMarkdown(report: NotifyReport): string {
   out.push(
     '## Method',
     '',
+    `- Scenarios run: ${report.scenarios.join(', ')}.`,
     '- Each run is its own listener process: it LISTENs, reports its resident set, then the',
     '  benchmark sends `SELECT count(pg_notify(...)) FROM generate_series(1, N)` from another',
     '  connection. Payloads are distinct: padding, then the sequence number in 6 hex digits.',
@@ -152,9 +195,23 @@ export function renderMarkdown(report: NotifyReport): string {
     "  `for await` over notifications(), pg = Client 'notification' event, postgres =",
     '  sql.listen (no pid), libpq = bench/libpq-receiver.c (select loop of the libpq docs, cc -O2),',
     '  node-raw = bench/raw-session.ts: no client library, what Node itself costs (one socket',
-    '  read into a reused buffer, messages parsed in place, a callback per notification).',
+    '  read into a reused buffer, messages parsed in place, a callback per notification),',
+    "  node-raw-frames = the server's ceiling: node-raw framing each message without making a",
+    '  string (a row near it is server-bound), pqnotify-baseline = the loop against another',
+    "  build's dist/ (--baseline). Over TLS (--tls) every client uses sslmode=require: the",
+    '  server has a test certificate, nothing verifies it; node-raw reads node:tls data events.',
     '  The JS listeners run on plain Node: bench/notify-listener.ts and src/ bundled by tsup',
-    '  with the package build settings; pg and postgres.js load from node_modules.',
+    '  with the package build settings; pg and postgres.js load from node_modules. With',
+    '  --runtime bun|deno, the pqnotify and node-raw listeners run the same bundle on Bun or Deno.',
+    '- Read to handout: the pqnotify listener dials through a wrapper that timestamps each',
+    "  read (process.hrtime.bigint(); over TLS, at the TLS socket's push) and takes the time",
+    '  when notifies() or the iterator hands the notification out; burst runs are untimed.',
+    '- Connections: N connections of one client in one Node process, each LISTENing; heap +',
+    '  external (arrayBuffers are part of external) after two forced gcs, with no connection,',
+    '  all idle, and once each received 300 notifications of 1000 bytes; per connection =',
+    '  (value - none) / N, median over repetitions. RSS: the resident set at the same points',
+    '  (memory touched, where heap + external counts what was allocated); the targets use',
+    '  heap + external.',
     '- CPU: user + system time of the listener process over the timed burst. When even libpq',
     '  stays well below 100%, the server sets the rate and throughput ratios understate the',
     '  differences between clients; CPU per notification still compares them.',
@@ -163,9 +220,17 @@ export function renderMarkdown(report: NotifyReport): string {
   return out.join('\n');
 }
 
+/** The notification bytes each connection received in the connections scenario, in KB. */
+function trafficKB(report: NotifyReport): string {
+  const bytes = report.runs.connections[0]?.trafficBytes;
+  return bytes === undefined ? '?' : String(bytes / 1000);
+}
+
 const palette: Record<ClientName, string> = {
   'pqnotify-loop': '#1f77b4',
   'pqnotify-iter': '#6baed6',
+  'pqnotify-baseline': '#9467bd',
+  'node-raw-frames': '#bcbd22',
   pg: '#d62728',
   postgres: '#ff7f0e',
   libpq: '#2ca02c',
@@ -225,11 +290,11 @@ export function renderSvg(report: NotifyReport): string {
   const legend = clients
     .map(
       (client, i) =>
-        `<rect x="${20 + i * 150}" y="28" width="12" height="12" fill="${palette[client]}"/><text x="${36 + i * 150}" y="38">${client}</text>`,
+        `<rect x="${20 + i * 125}" y="28" width="12" height="12" fill="${palette[client]}"/><text x="${36 + i * 125}" y="38">${client}</text>`,
     )
     .join('\n');
   const m = report.machine;
-  const subtitle = `${m.cpus} cores, Node ${m.node}, ${m.server.split(' on ')[0]}, libpq ${m.libpq ?? 'n/a'}; medians of ${report.reps}`;
+  const subtitle = `${m.cpus} cores, ${m.runtime}, ${m.tls ? 'TLS, ' : ''}${m.server.split(' on ')[0]}, libpq ${m.libpq ?? 'n/a'}; medians of ${report.reps}`;
   return svgDocument(width, height, [
     `<text x="20" y="16" font-weight="bold">pqnotify notification benchmark${report.quick ? ' (quick run)' : ''}</text>`,
     `<text x="${width - 20}" y="16" text-anchor="end" fill="#555">${escapeXml(subtitle)}</text>`,

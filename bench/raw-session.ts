@@ -1,14 +1,18 @@
 /**
  * The benchmark's reference for JavaScript: what Node itself costs to receive notifications,
- * with no client library. One plaintext socket reads into one reused buffer (net.Socket `onread`),
- * messages are parsed where they lie (only a message cut by the end of a read is copied), and
- * each NotificationResponse becomes a channel string (the last one is reused while the bytes
- * repeat), a payload string (Node's native UTF-8 decoder) and a pid, handed to a callback.
- * No checks beyond the frame lengths, no queue, no TLS, trust authentication only: a
- * reference point for the clients under test, not a client. The frontend messages come from
- * src/protocol's writers, which cost the same as any hand-made bytes.
+ * with no client library. A plaintext socket reads into one reused buffer (net.Socket `onread`);
+ * over TLS (SSLRequest, then node:tls without verifying the server, as sslmode=require) the
+ * decrypted chunks come as 'data' events. Messages are parsed where they lie (only a message
+ * cut by the end of a read is copied), and each NotificationResponse becomes a channel string
+ * (the last one is reused while the bytes repeat), a payload string (Node's native UTF-8
+ * decoder) and a pid, handed to a callback; or, for the server's ceiling, only its frame (where
+ * the payload lies), with no string made. No checks beyond the frame lengths, no queue, trust
+ * authentication only: a reference point for the clients under test, not a client. The
+ * frontend messages come from src/protocol's writers, which cost the same as any hand-made bytes.
  */
+import { once } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { int32At } from '../src/protocol/frame.js';
 import {
   Writer,
@@ -17,6 +21,7 @@ import {
   writeExecute,
   writeParse,
   writeQuery,
+  writeSSLRequest,
   writeStartupMessage,
   writeSync,
 } from '../src/protocol/index.js';
@@ -24,6 +29,25 @@ import { utf8Text } from '../src/protocol/text.js';
 
 /** Receives one notification; the strings are the callback's to keep. */
 export type RawNotificationHandler = (channel: string, payload: string, processId: number) => void;
+
+/**
+ * Receives one notification's frame: its payload is bytes[payloadStart, payloadEnd), valid
+ * during the call only (no string is made).
+ */
+export type RawFrameHandler = (bytes: Uint8Array, payloadStart: number, payloadEnd: number) => void;
+
+/** What a session hands each notification to: strings, or the frame only. */
+export type RawHandler =
+  | { strings: RawNotificationHandler; frames?: undefined }
+  | { frames: RawFrameHandler; strings?: undefined };
+
+/** How a session connects and reports its reads. */
+export interface RawSessionOptions {
+  /** SSLRequest, then TLS without verifying the server's certificate (sslmode=require). */
+  tls?: boolean;
+  /** Called at the start of every read, before its bytes are parsed. */
+  onRead?: () => void;
+}
 
 const readSize = 64 * 1024;
 const code = (letter: string) => letter.charCodeAt(0);
@@ -33,7 +57,6 @@ const [authentication, errorResponse, notification, readyForQuery] = ['R', 'E', 
 
 /** A session on one socket: startup, simple queries, pg_notify, and notifications. */
 export class RawSession {
-  private readonly socket: Socket;
   private readonly writer = new Writer();
   /** A message cut by the end of a read, and whatever followed it: store[0, kept). */
   private store = new Uint8Array(readSize);
@@ -44,23 +67,15 @@ export class RawSession {
   private settle: ((error?: Error) => void) | undefined;
   private failed: Error | undefined;
 
+  private readonly onNotification: RawNotificationHandler | undefined;
+  private readonly onFrame: RawFrameHandler | undefined;
+
   private constructor(
-    host: string,
-    port: number,
-    private readonly onNotification: RawNotificationHandler,
+    private readonly socket: Socket,
+    handler: RawHandler,
   ) {
-    this.socket = netConnect({
-      host,
-      port,
-      noDelay: true,
-      onread: {
-        buffer: new Uint8Array(readSize),
-        callback: (n, bytes) => {
-          this.onRead(bytes, n);
-          return true;
-        },
-      },
-    });
+    this.onNotification = handler.strings;
+    this.onFrame = handler.frames;
     this.socket.on('error', (error) => this.fail(error));
     this.socket.on('close', () => this.fail(new Error('the server closed the connection')));
   }
@@ -69,13 +84,51 @@ export class RawSession {
    * Connects to a `postgres://user@host:port/database` URL and starts a session (trust
    * authentication only). Resolves at the first ReadyForQuery.
    */
-  static async open(url: string, onNotification: RawNotificationHandler): Promise<RawSession> {
+  static async open(
+    url: string,
+    handler: RawHandler,
+    options: RawSessionOptions = {},
+  ): Promise<RawSession> {
     const parsed = new URL(url);
-    const session = new RawSession(
-      parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1',
-      Number(parsed.port || 5432),
-      onNotification,
-    );
+    const host = parsed.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1';
+    const port = Number(parsed.port || 5432);
+    const onRead = options.onRead;
+    let session: RawSession | undefined;
+    const take = (bytes: Uint8Array, n: number) => {
+      onRead?.();
+      session?.onRead(bytes, n);
+    };
+    let socket: Socket;
+    if (options.tls) {
+      const plain = netConnect({ host, port, noDelay: true });
+      await once(plain, 'connect');
+      const request = new Writer();
+      writeSSLRequest(request);
+      plain.write(request.toBytes());
+      const [answer] = (await once(plain, 'data')) as [Buffer];
+      if (answer.length !== 1 || answer[0] !== 0x53) {
+        plain.destroy();
+        throw new Error('the server refused SSL');
+      }
+      plain.pause();
+      socket = tlsConnect({ socket: plain, servername: host, rejectUnauthorized: false });
+      await once(socket, 'secureConnect');
+      socket.on('data', (chunk: Buffer) => take(chunk, chunk.length));
+    } else {
+      socket = netConnect({
+        host,
+        port,
+        noDelay: true,
+        onread: {
+          buffer: new Uint8Array(readSize),
+          callback: (n, bytes) => {
+            take(bytes, n);
+            return true;
+          },
+        },
+      });
+    }
+    session = new RawSession(socket, handler);
     const user = decodeURIComponent(parsed.username) || 'postgres';
     const database = decodeURIComponent(parsed.pathname.slice(1)) || user;
     await session.run((w) => writeStartupMessage(w, { parameters: { user, database } }));
@@ -164,6 +217,10 @@ export class RawSession {
   }
 
   private notification(bytes: Uint8Array, start: number, end: number): void {
+    if (this.onFrame) {
+      this.onFrame(bytes, bytes.indexOf(0, start + 4) + 1, end - 1);
+      return;
+    }
     const processId = int32At(bytes, start);
     const at = start + 4;
     const known = this.channelBytes;
@@ -175,6 +232,6 @@ export class RawSession {
       this.channelText = utf8Text(bytes, at, nul);
     }
     const payloadAt = at + this.channelBytes.length + 1;
-    this.onNotification(this.channelText, utf8Text(bytes, payloadAt, end - 1), processId);
+    this.onNotification?.(this.channelText, utf8Text(bytes, payloadAt, end - 1), processId);
   }
 }

@@ -96,4 +96,15 @@ export {
 export { PgClientError, ProtocolError } from './protocol/errors.js';
 export type { NoticeFields } from './protocol/fields.js';
 export { createTracer, type TraceOptions, type Tracer, traceMask } from './protocol/trace.js';
-export type { Dialer, DialOptions, DialTarget } from './socket/socket.js';
+export { dialSocket, transportFromDuplex } from './socket/socket.js';
+export type {
+  ByteSink,
+  CloseListener,
+  Dialer,
+  DialOptions,
+  DialTarget,
+  Encryption,
+  TlsSettings,
+  Transport,
+} from './socket/transport.js';
+export { DialError, readAheadBytes } from './socket/transport.js';

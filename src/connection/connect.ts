@@ -1,17 +1,8 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import type { Duplex } from 'node:stream';
-import type { TLSSocket } from 'node:tls';
 import { Decoder, Writer, writeCancelRequest, writeSSLRequest } from '../protocol/index.js';
-import {
-  type DialError,
-  type Dialer,
-  type DialTarget,
-  dialSocket,
-  keepAliveTuning,
-  readExactly,
-  startTls,
-} from '../socket/socket.js';
+import { dialSocket, keepAliveTuning } from '../socket/socket.js';
+import type { DialError, Dialer, DialTarget, Encryption, Transport } from '../socket/transport.js';
 import { Authenticator } from './authenticate.js';
 import type { ConnectionConfig, ConnectOptions, HostTarget } from './config.js';
 import { Connection } from './connection.js';
@@ -19,12 +10,16 @@ import { resolveConfig } from './conninfo.js';
 import { ConnectionError, ServerError } from './errors.js';
 import { checkStartupAnswer, notPostgresql } from './first-answer.js';
 import { lookupPassword } from './pgpass.js';
-import { tlsOptions } from './tls.js';
+import { tlsSettings } from './tls.js';
 import type { BackendKey } from './types.js';
 
 /** Options of connect() that are not part of a conninfo string. */
 export interface RuntimeOptions {
-  /** Opens the byte stream to a server; replace it to test over an in-memory transport. */
+  /**
+   * Opens the transport to a server (by default Node's sockets, dialSocket); replace it to
+   * test over an in-memory transport, or to go through a proxy (transportFromDuplex wraps a
+   * Duplex stream).
+   */
   dialer?: Dialer;
   /** Called with each warning about the environment (a .pgpass with loose permissions). */
   onWarning?: (message: string) => void;
@@ -124,7 +119,11 @@ function asConnectionError(error: unknown, address: string): ConnectionError {
   if (error instanceof Error && error.name === 'DialError') {
     const dial = error as DialError;
     return new ConnectionError(
-      dial.reason === 'timeout' ? 'CONNECTION_TIMEOUT' : 'CONNECTION_REFUSED',
+      dial.reason === 'timeout'
+        ? 'CONNECTION_TIMEOUT'
+        : dial.reason === 'unsupported'
+          ? 'CONNECTION_CONFIG'
+          : 'CONNECTION_REFUSED',
       dial.message,
       { cause: error, address },
     );
@@ -175,20 +174,18 @@ async function dialTargets(host: HostTarget): Promise<DialTarget[]> {
   }));
 }
 
-type Encryption = 'plain' | 'negotiate' | 'direct';
-
 /** libpq's order of encryption tries for an sslmode: the first that works is used. */
 function encryptionPlan(config: ConnectionConfig, target: DialTarget): Encryption[] {
   // libpq never encrypts Unix-domain socket connections, whatever the sslmode.
-  if (target.kind === 'unix') return ['plain'];
-  const tls: Encryption = config.sslnegotiation === 'direct' ? 'direct' : 'negotiate';
+  if (target.kind === 'unix') return ['none'];
+  const tls: Encryption = config.sslnegotiation === 'direct' ? 'direct' : 'starttls';
   switch (config.sslmode) {
     case 'disable':
-      return ['plain'];
+      return ['none'];
     case 'allow':
-      return ['plain', tls];
+      return ['none', tls];
     case 'prefer':
-      return [tls, 'plain'];
+      return [tls, 'none'];
     default:
       return [tls];
   }
@@ -214,7 +211,7 @@ async function attempt(
       const retryable =
         failure.code === 'CONNECTION_TLS' ||
         failure.code === 'CONNECTION_REJECTED' ||
-        (failure.code === 'CONNECTION_LOST' && encryption !== 'plain');
+        (failure.code === 'CONNECTION_LOST' && encryption !== 'none');
       if (isLast || !retryable) throw failure;
     }
   }
@@ -233,22 +230,22 @@ async function startSession(
   const timeoutMs = config.connectTimeout > 0 ? Math.max(config.connectTimeout, 2) * 1000 : 0;
   const abort = new AbortController();
   const timer = timeoutMs > 0 ? setTimeout(() => abort.abort(), timeoutMs) : undefined;
-  let stream: Duplex | undefined;
+  let transport: Transport | undefined;
   try {
     const work = (async () => {
-      stream = await open(config, host, target, encryption, dialer, abort.signal, timeoutMs);
-      const tls = encryption !== 'plain';
+      transport = await open(config, host, target, encryption, dialer, abort.signal, timeoutMs);
+      const tls = encryption !== 'none';
+      const peerCertificate = transport.peerCertificate();
       const connection = new Connection({
-        stream,
+        transport,
         decoder: new Decoder(),
         tls,
         address: target.label,
         sendCancel: (key) => sendCancel(config, host, target, encryption, dialer, key),
       });
-      const peer = tls ? (stream as TLSSocket).getPeerCertificate(false) : undefined;
       const authenticator = new Authenticator(config, {
         tls,
-        peerCertificate: peer?.raw ? new Uint8Array(peer.raw) : undefined,
+        peerCertificate,
         password: () => passwordFor(config, host, onWarning),
       });
       await connection.startup(
@@ -264,7 +261,7 @@ async function startSession(
       abort.signal.addEventListener(
         'abort',
         () => {
-          stream?.destroy();
+          transport?.destroy();
           reject(
             new ConnectionError(
               'CONNECTION_TIMEOUT',
@@ -282,7 +279,7 @@ async function startSession(
   }
 }
 
-/** Dials and sets up encryption; resolves with the stream the protocol runs over. */
+/** Dials and sets up encryption; resolves with the transport the protocol runs over. */
 async function open(
   config: ConnectionConfig,
   host: HostTarget,
@@ -291,28 +288,28 @@ async function open(
   dialer: Dialer,
   signal: AbortSignal,
   timeoutMs: number,
-): Promise<Duplex> {
-  const socket = await dialer(target, {
+): Promise<Transport> {
+  const transport = await dialer(target, {
     timeoutMs,
     keepAlive: config.keepalives,
     keepAliveInitialDelayMs: (config.keepalivesIdle ?? 0) * 1000,
     keepAliveIntervalMs: (config.keepalivesInterval ?? 0) * 1000,
     keepAliveCount: config.keepalivesCount ?? 0,
     signal,
-    plaintext: encryption === 'plain',
+    encryption,
   });
-  if (encryption === 'plain') return socket;
+  if (encryption === 'none') return transport;
   const address = target.label;
   // The deadline covers the SSL answer and the handshake too: a peer that never answers
   // leaves no socket behind.
-  const onAbort = () => socket.destroy();
+  const onAbort = () => transport.destroy();
   signal.addEventListener('abort', onAbort, { once: true });
   try {
-    if (encryption === 'negotiate') {
+    if (encryption === 'starttls') {
       const writer = new Writer();
       writeSSLRequest(writer);
-      socket.write(writer.toBytes());
-      const answer = await readExactly(socket, 1);
+      transport.write(writer.toBytes());
+      const answer = await transport.read(1);
       if (answer.length === 0) {
         throw new ConnectionError(
           'CONNECTION_TLS',
@@ -328,18 +325,17 @@ async function open(
         );
       }
       if (answer[0] !== 0x53) {
-        const rest = socket.read() as Buffer | null;
-        let bytes = rest === null ? answer : new Uint8Array([...answer, ...rest]);
+        let bytes = new Uint8Array([...answer, ...(await transport.read(transport.unread))]);
         if (bytes[0] === 0x45 && bytes.length < 5) {
           // An ErrorResponse's header may come in a later segment; the server closes after it.
-          bytes = new Uint8Array([...bytes, ...(await readExactly(socket, 5 - bytes.length))]);
+          bytes = new Uint8Array([...bytes, ...(await transport.read(5 - bytes.length))]);
         }
         if (checkStartupAnswer(bytes) !== 'ok' || bytes[0] !== 0x45) {
           throw notPostgresql(address, "expected 'S' or 'N' in answer to SSL negotiation", bytes);
         }
         throw errorDuringSsl(address, bytes);
       }
-      if (socket.readableLength > 0) {
+      if (transport.unread > 0) {
         throw new ConnectionError(
           'CONNECTION_TLS',
           `${address}: received unencrypted data after SSL response`,
@@ -354,15 +350,16 @@ async function open(
         { address },
       );
     }
-    return await startTls({ ...tlsOptions(config, host.host), socket });
+    return await transport.upgrade(tlsSettings(config, host.host));
   } catch (error) {
-    socket.destroy();
+    transport.destroy();
     if (signal.aborted)
       throw new ConnectionError(
         'CONNECTION_TIMEOUT',
         `timeout expired connecting to ${target.label}`,
       );
-    if (error instanceof ConnectionError) throw error;
+    // A ConnectionError, or a DialError (the transport refused a setting: see asConnectionError).
+    if (error instanceof ConnectionError || (error as Error).name === 'DialError') throw error;
     throw new ConnectionError(
       'CONNECTION_TLS',
       `${address}: SSL error: ${(error as Error).message}`,
@@ -481,7 +478,7 @@ async function sendCancel(
   key: BackendKey,
 ): Promise<void> {
   const timeoutMs = config.connectTimeout > 0 ? Math.max(config.connectTimeout, 2) * 1000 : 10_000;
-  const stream = await open(
+  const transport = await open(
     config,
     host,
     target,
@@ -492,10 +489,13 @@ async function sendCancel(
   );
   const writer = new Writer();
   writeCancelRequest(writer, key.processId, key.secretKey);
+  // As libpq, waits for the server to close the connection: the request was then taken.
   await new Promise<void>((resolve) => {
-    stream.once('close', () => resolve());
-    stream.on('error', () => undefined);
-    stream.end(writer.toBytes());
-    stream.resume();
+    transport.start(
+      () => undefined,
+      () => resolve(),
+    );
+    transport.write(writer.toBytes());
   });
+  transport.destroy();
 }

@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import type { Duplex } from 'node:stream';
 import {
   type BackendMessage,
   Decoder,
@@ -17,7 +16,7 @@ import {
   writeTerminate,
 } from '../protocol/index.js';
 import { createTracer, type TraceOptions, type Tracer } from '../protocol/trace.js';
-import { type ReusedBufferInput, reusedBufferInputOf } from '../socket/socket.js';
+import type { Transport } from '../socket/transport.js';
 import type { Authenticator } from './authenticate.js';
 import { checkChannel, checkPayload } from './channels.js';
 import { Command } from './command.js';
@@ -49,13 +48,12 @@ const CLOSE_FLUSH_TIMEOUT_MS = 2000;
  * while another command (or its unread results) is in progress, as libpq does.
  * Asynchronous messages (notifications, notices, parameter reports) are handled whenever
  * they arrive, and notifications are queued, never dropped. While no command runs, input
- * is read ahead only up to 128 KiB (over TLS, the stream's buffer), and handled only when
+ * is read ahead only up to about 128 KiB (see readAheadBytes), and handled only when
  * consumeInput() or a notification iterator takes it; the rest waits in the kernel.
  */
 export class Connection extends EventEmitter<ConnectionEvents> {
-  private readonly stream: Duplex;
-  /** Set when the stream reads into a reused buffer: its bytes come through onBytes. */
-  private readonly input: ReusedBufferInput | undefined;
+  /** Every byte from the server comes through its sink, onBytes. */
+  private readonly transport: Transport;
   private readonly decoder: Decoder;
   private readonly writer = new Writer();
   private readonly queue = new Fifo<Notification>();
@@ -100,17 +98,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   constructor(init: ConnectionInit) {
     super();
-    this.stream = init.stream;
+    this.transport = init.transport;
     this.decoder = init.decoder ?? new Decoder();
     this.tls = init.tls;
     this.sendCancel = init.sendCancel;
     this.address = init.address;
-    this.input = reusedBufferInputOf(this.stream);
-    if (this.input) this.input.start(this.onBytes);
-    else this.stream.on('readable', this.onReadable);
-    this.stream.on('end', this.onEnd);
-    this.stream.on('error', this.onError);
-    this.stream.on('close', this.onEnd);
+    this.transport.start(this.onBytes, this.onClosed);
   }
 
   /** libpq's PQstatus. */
@@ -238,13 +231,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       this.readers.add(settle);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (timeout !== undefined) timer = setTimeout(() => settle(false), timeout);
-      if (!this.input) this.stream.read(0);
     });
   }
 
   /** Bytes received and not taken by consumeInput() yet. */
   private unreadBytes(): number {
-    return this.input ? this.input.unread : this.stream.readableLength;
+    return this.transport.unread;
   }
 
   /**
@@ -498,7 +490,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           resolve();
           return;
         }
-        const stream = this.stream;
         this.writer.reset();
         writeTerminate(this.writer);
         const bytes = this.writer.toBytes();
@@ -508,13 +499,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
             address: this.address,
           }),
         );
-        const deadline = setTimeout(() => stream.destroy(), CLOSE_FLUSH_TIMEOUT_MS);
-        stream.once('close', () => {
-          clearTimeout(deadline);
-          resolve();
-        });
         this.tracer?.frontend(bytes);
-        stream.end(bytes, () => stream.destroy());
+        void this.transport.end(bytes, CLOSE_FLUSH_TIMEOUT_MS).then(resolve);
       });
     }
     return this.closing;
@@ -526,14 +512,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * silent (a stalled network) where close() would wait on the socket.
    */
   destroy(reason?: ConnectionError): void {
-    const stream = this.stream;
     this.teardown(
       reason ??
         new ConnectionError('CONNECTION_LOST', `connection to ${this.address} abandoned`, {
           address: this.address,
         }),
     );
-    stream.destroy();
+    this.transport.destroy();
   }
 
   /** libpq's PQescapeIdentifier: see escapeIdentifier(). */
@@ -637,7 +622,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const bytes = this.writer.toBytes();
     this.writer.reset();
     this.tracer?.frontend(bytes);
-    this.stream.write(bytes);
+    this.transport.write(bytes);
   }
 
   private start(write: (writer: Writer) => void): Command {
@@ -694,15 +679,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (this.failure) throw this.failure;
   }
 
-  /** The sink of a ReusedBufferInput: `bytes` are valid only during the call. */
+  /** The transport's sink: `bytes` are valid only during the call, so the decoder copies them. */
   private readonly onBytes = (bytes: Uint8Array): void => {
     if (this.failure) return;
     this.record(bytes);
     this.decoder.pushCopy(bytes);
-    this.onReadable();
-  };
-
-  private readonly onReadable = (): void => {
     if (this.wantsInput()) this.pump();
     this.wakeReaders();
   };
@@ -726,7 +707,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
-   * Reads everything buffered in the stream and handles every whole message.
+   * Takes everything the transport handed over and handles every whole message.
    *
    * While no command wants input and no tracer is set, a run of whole NotificationResponse
    * frames that ends the input is only counted (their headers checked), and stays undecoded
@@ -739,17 +720,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   private pump(): void {
     try {
-      if (this.input) this.input.take();
-      else {
-        for (
-          let chunk = this.stream.read() as Buffer | null;
-          chunk !== null;
-          chunk = this.stream.read()
-        ) {
-          this.record(chunk);
-          this.decoder.push(chunk);
-        }
-      }
+      this.transport.take();
       if (this.checkingHead && !this.headIsPostgresql()) return;
       const onlyNotifications =
         !this.wantsInput() && this.tracer === undefined && this.countUndecoded();
@@ -869,19 +840,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     );
   }
 
-  /** The stream ended or closed: what arrived before is taken first, then the teardown. */
-  private readonly onEnd = (): void => {
+  /**
+   * The transport's close listener (the server ended the stream, or it failed): what arrived
+   * before is taken first, then the teardown.
+   */
+  private readonly onClosed = (error: Error | undefined): void => {
     if (!this.failure) this.pump();
     this.teardown(
-      new ConnectionError('CONNECTION_LOST', `the server closed the connection (${this.address})`, {
-        address: this.address,
-      }),
+      error === undefined
+        ? new ConnectionError(
+            'CONNECTION_LOST',
+            `the server closed the connection (${this.address})`,
+            { address: this.address },
+          )
+        : this.lostWith(error),
     );
-  };
-
-  private readonly onError = (error: Error): void => {
-    if (!this.failure) this.pump();
-    this.teardown(this.lostWith(error));
   };
 
   private lostWith(error: unknown): ConnectionError {
@@ -907,13 +880,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private teardown(error: ConnectionError): void {
     if (this.failure) return;
     this.failure = error;
-    const stream = this.stream;
-    stream.off('readable', this.onReadable);
-    stream.off('end', this.onEnd);
-    stream.off('close', this.onEnd);
-    stream.off('error', this.onError);
-    stream.on('error', () => undefined);
-    if (error.code !== 'CONNECTION_CLOSED') stream.destroy();
+    if (error.code !== 'CONNECTION_CLOSED') this.transport.destroy();
     this.current?.signal();
     for (const waiter of this.turns.drain()) waiter();
     for (const settle of this.readers) settle(error);

@@ -1,6 +1,6 @@
-import type { Duplex } from 'node:stream';
 import type { NoticeFields } from '../protocol/fields.js';
 import type { Decoder, Writer } from '../protocol/index.js';
+import type { Transport } from '../socket/transport.js';
 import type { ConnectionError } from './errors.js';
 
 /** libpq's PQstatus, in words: usable, broken, or closed by the application. */
@@ -85,7 +85,8 @@ export interface CopyBoth {
 
 /** Options fixed when a Connection is created by connect(). */
 export interface ConnectionInit {
-  stream: Duplex;
+  /** Connected, and not started: the Connection starts it and owns it from then on. */
+  transport: Transport;
   decoder?: Decoder;
   tls: boolean;
   sendCancel: CancelSender;

@@ -1,147 +1,296 @@
 import { type NetConnectOpts, connect as netConnect, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
-  type TLSSocket,
+  checkServerIdentity,
+  type PeerCertificate,
+  TLSSocket,
   type ConnectionOptions as TlsOptions,
   connect as tlsConnect,
 } from 'node:tls';
+import {
+  type ByteSink,
+  type CloseListener,
+  DialError,
+  type Dialer,
+  type DialTarget,
+  readAheadBytes,
+  type TlsSettings,
+  type Transport,
+} from './transport.js';
 
 /**
- * Where to open a stream: a TCP address (`host` is a name or an IP literal, `port` a number)
- * or a Unix-domain socket (`path`). `label` names the target in error messages.
+ * The one read buffer of every socket this module reads with `onread` (plaintext sockets, and
+ * TLS sockets' decrypted bytes): each read is handed to a sink that copies what it keeps
+ * before it returns, so one buffer serves every connection of the process. A plain
+ * Uint8Array: its subarray() is cheaper than a Buffer's.
  */
-export type DialTarget =
-  | { kind: 'tcp'; host: string; port: number; label: string }
-  | { kind: 'unix'; path: string; label: string };
+const sharedReadBuffer = new Uint8Array(readAheadBytes);
 
-/** How to open a stream. */
-export interface DialOptions {
-  /** Give up after this many milliseconds; 0 waits as long as the operating system does. */
-  timeoutMs: number;
-  /** TCP keepalive on the socket (ignored for Unix sockets). */
-  keepAlive: boolean;
-  /** Idle time before the first keepalive probe, in milliseconds (0: the system's). */
-  keepAliveInitialDelayMs: number;
-  /**
-   * Time between keepalive probes, in milliseconds (0: the runtime's). Applied only where
-   * the runtime can (see keepAliveTuning); elsewhere Node uses 1 s.
-   */
-  keepAliveIntervalMs?: number;
-  /**
-   * Unanswered probes before the connection is dropped (0: the runtime's). Applied only where
-   * the runtime can (see keepAliveTuning); elsewhere Node uses 10.
-   */
-  keepAliveCount?: number;
-  /** Aborting rejects the dial and closes the half-open socket. */
-  signal?: AbortSignal | undefined;
-  /**
-   * True when the stream will carry the protocol unencrypted from its first byte. The default
-   * dialer then reads into one reused buffer (see ReusedBufferInput); a dialer may ignore it.
-   */
-  plaintext?: boolean;
+/** Reads of a socket into the shared buffer, each handed to `received`. */
+function readInto(received: (bytes: Uint8Array) => boolean): NetConnectOpts['onread'] {
+  return {
+    buffer: sharedReadBuffer,
+    callback: (n: number, buffer: Uint8Array) => received(buffer.subarray(0, n)),
+  };
+}
+
+/** A read() waiting for bytes before start(). */
+interface PendingRead {
+  length: number;
+  resolve: (bytes: Uint8Array) => void;
+  reject: (error: Error) => void;
 }
 
 /**
- * Opens a byte stream to a server. The default dials TCP or a Unix socket; tests inject
- * their own (an in-memory duplex, a proxy). The returned stream must be connected, in
- * paused mode, and is owned by the caller from then on.
+ * The Transport over a Node stream (also used under Bun and Deno): a net.Socket or TLSSocket
+ * that reads into the shared buffer through `onread`, or any other Duplex (custom dialers,
+ * in-memory tests), whose `data` chunks are handed to the sink as they come. Backpressure
+ * pauses the stream, take() resumes it.
  */
-export type Dialer = (target: DialTarget, options: DialOptions) => Promise<Duplex>;
-
-/** The reason a dial failed, for the connection layer to turn into a ConnectionError. */
-export class DialError extends Error {
-  readonly reason: 'refused' | 'timeout' | 'aborted';
-
-  constructor(reason: 'refused' | 'timeout' | 'aborted', message: string, cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'DialError';
-    this.reason = reason;
-  }
-}
-
-/**
- * Bytes per read of a ReusedBufferInput. Reading stops once more than this were handed over
- * and not taken: a burst whose every read fills the buffer, each taken at once, never stops it.
- */
-const readSize = 64 * 1024;
-
-/** The ReusedBufferInput of each socket dialSocket opened with one. */
-const inputs = new WeakMap<Duplex, ReusedBufferInput>();
-
-/**
- * The input side of a plaintext socket from dialSocket: every read lands in one buffer that
- * the next read reuses (net.Socket's `onread`), and is handed at once to the sink given to
- * start(), which must copy what it keeps before it returns (Decoder.pushCopy). Reading thus
- * allocates nothing. The socket never emits 'data' or 'readable'; 'end', 'error' and 'close'
- * come as usual. Like a paused stream's buffer, reading stops once more than 64 KiB were
- * handed over since the last take() (so at most 128 KiB wait), leaving the rest to the
- * kernel, and goes on at take().
- */
-export class ReusedBufferInput {
-  /** Bytes handed to the sink since the last take(). */
+class NodeTransport implements Transport {
   unread = 0;
-  /** The socket, connecting. */
-  readonly socket: Socket;
-  private sink: (bytes: Uint8Array) => void = () => undefined;
+  private sink: ByteSink | undefined;
+  private onClose: CloseListener | undefined;
+  /** Copies of what arrived before start() and was not read yet. */
+  private pending: Uint8Array[] = [];
+  private waiting: PendingRead | undefined;
+  /** How the stream ended before start(): undefined while open, null at a clean end. */
+  private ending: Error | null | undefined;
   private stopped = false;
-
-  /** Starts connecting to `target`. */
-  constructor(target: DialTarget) {
-    this.socket = netConnect({
-      ...connectOptions(target),
-      onread: {
-        // A plain Uint8Array: its subarray() is cheaper than a Buffer's.
-        buffer: new Uint8Array(readSize),
-        callback: (n, buffer) => this.received(buffer.subarray(0, n)),
-      },
-    });
-    inputs.set(this.socket, this);
-  }
+  /** Set by end(), destroy() and upgrade(): nothing more is handed to anyone. */
+  private released = false;
+  /** True until bytes are asked for (by read() or start()), for a stream read through `data`. */
+  private idle: boolean;
 
   /**
-   * Starts reading (dialSocket leaves the socket paused, so nothing is read before): from now
-   * on every read is handed to `sink`, synchronously and in order. The bytes are valid only
-   * during the call.
+   * Wraps `stream`, connected and not read yet. With `ownReads`, the stream was opened with
+   * `onread` calling received() (readInto); otherwise received() listens to its `data`
+   * events once bytes are asked for.
    */
-  start(sink: (bytes: Uint8Array) => void): void {
-    this.sink = sink;
-    this.socket.resume();
+  constructor(
+    readonly stream: Duplex,
+    ownReads: boolean,
+  ) {
+    this.idle = !ownReads;
+    stream.on('end', this.ended);
+    stream.on('close', this.ended);
+    stream.on('error', this.failed);
   }
 
-  /** Marks everything handed over as taken (unread turns 0) and reads on if it had stopped. */
+  read(length: number): Promise<Uint8Array> {
+    return new Promise<Uint8Array>((resolve, reject) => {
+      this.waiting = { length, resolve, reject };
+      if (!this.answer()) this.flow();
+    });
+  }
+
+  start(sink: ByteSink, onClose: CloseListener): void {
+    this.sink = sink;
+    this.onClose = onClose;
+    const pending = this.pending;
+    this.pending = [];
+    this.unread = 0;
+    this.stopped = false;
+    for (const bytes of pending) this.received(bytes);
+    if (this.ending !== undefined) {
+      const ending = this.ending;
+      queueMicrotask(() => this.notify(ending ?? undefined));
+    } else if (!this.stopped) this.flow();
+  }
+
   take(): void {
     this.unread = 0;
     if (this.stopped) {
       this.stopped = false;
-      this.socket.resume();
+      if (!this.released) this.stream.resume();
     }
   }
 
-  private received(bytes: Uint8Array): boolean {
+  write(bytes: Uint8Array): void {
+    this.stream.write(bytes);
+  }
+
+  end(last: Uint8Array | undefined, deadlineMs: number): Promise<void> {
+    this.released = true;
+    const stream = this.stream;
+    return new Promise<void>((resolve) => {
+      if (stream.closed) {
+        resolve();
+        return;
+      }
+      const deadline = setTimeout(() => stream.destroy(), deadlineMs);
+      stream.once('close', () => {
+        clearTimeout(deadline);
+        resolve();
+      });
+      const destroy = () => stream.destroy();
+      if (last === undefined) stream.end(destroy);
+      else stream.end(last, destroy);
+    });
+  }
+
+  destroy(): void {
+    this.released = true;
+    this.stream.destroy();
+  }
+
+  upgrade(settings: TlsSettings): Promise<Transport> {
+    this.released = true;
+    this.stream.off('data', this.received);
+    return new Promise<Transport>((resolve, reject) => {
+      const tls = tlsConnect({ ...nodeTlsOptions(settings), socket: this.stream });
+      // Made before the handshake, so that anything received after it waits for start().
+      const upgraded = new NodeTransport(tls, false);
+      const onSecure = () => {
+        tls.off('error', onError);
+        resolve(upgraded);
+      };
+      const onError = (error: Error) => {
+        tls.off('secureConnect', onSecure);
+        tls.destroy();
+        reject(error);
+      };
+      tls.once('secureConnect', onSecure);
+      tls.once('error', onError);
+    });
+  }
+
+  peerCertificate(): Uint8Array | undefined {
+    if (!(this.stream instanceof TLSSocket)) return undefined;
+    const raw = this.stream.getPeerCertificate(false)?.raw;
+    return raw ? new Uint8Array(raw) : undefined;
+  }
+
+  /** One read: to the sink once started, else kept (copied) for read(). */
+  readonly received = (bytes: Uint8Array): boolean => {
+    if (this.released) return false;
     this.unread += bytes.length;
-    this.sink(bytes);
-    this.stopped = this.unread > readSize;
+    if (this.sink) {
+      this.sink(bytes);
+      if (this.unread > readAheadBytes) this.stop();
+    } else {
+      this.pending.push(bytes.slice());
+      if (this.answer()) this.stop();
+    }
     return !this.stopped;
+  };
+
+  /** Settles the waiting read() if it can be; true if it did (or there is none). */
+  private answer(): boolean {
+    const waiting = this.waiting;
+    if (!waiting) return true;
+    if (this.unread < waiting.length && this.ending === undefined) return false;
+    this.waiting = undefined;
+    const all = this.pending.length === 1 ? (this.pending[0] as Uint8Array) : concat(this.pending);
+    const taken = all.slice(0, waiting.length);
+    this.pending = all.length > taken.length ? [all.subarray(taken.length)] : [];
+    this.unread -= taken.length;
+    if (this.ending instanceof Error && taken.length < waiting.length) waiting.reject(this.ending);
+    else waiting.resolve(taken);
+    return true;
+  }
+
+  /** Reads on: starts the `data` flow of a stream read that way, or resumes it. */
+  private flow(): void {
+    this.stopped = false;
+    if (this.idle) {
+      this.idle = false;
+      this.stream.on('data', this.received);
+    }
+    this.stream.resume();
+  }
+
+  private stop(): void {
+    this.stopped = true;
+    this.stream.pause();
+  }
+
+  private readonly ended = (): void => this.finish(null);
+
+  private readonly failed = (error: Error): void => this.finish(error);
+
+  private finish(ending: Error | null): void {
+    if (this.ending !== undefined) return;
+    this.ending = ending;
+    if (this.sink) this.notify(ending ?? undefined);
+    else this.answer();
+  }
+
+  /** Tells the close listener, unless the owner released the transport. */
+  private notify(error: Error | undefined): void {
+    const onClose = this.onClose;
+    this.onClose = undefined;
+    if (!this.released) onClose?.(error);
   }
 }
 
-/** The ReusedBufferInput that reads `stream`, if dialSocket opened it with one. */
-export function reusedBufferInputOf(stream: Duplex): ReusedBufferInput | undefined {
-  return inputs.get(stream);
+function concat(chunks: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
+  const all = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return all;
+}
+
+/** node:tls options for neutral TLS settings. */
+function nodeTlsOptions(settings: TlsSettings): TlsOptions {
+  const options: TlsOptions = {
+    minVersion: settings.minVersion,
+    ALPNProtocols: [...settings.alpn],
+    rejectUnauthorized: settings.verify !== 'none',
+    checkServerIdentity:
+      settings.verify === 'full'
+        ? (_name: string, certificate: PeerCertificate) =>
+            checkServerIdentity(settings.host, certificate)
+        : () => undefined,
+  };
+  if (settings.roots instanceof Uint8Array) options.ca = asBuffer(settings.roots);
+  if (settings.servername !== undefined) options.servername = settings.servername;
+  if (settings.client) {
+    options.cert = asBuffer(settings.client.certificate);
+    options.key = asBuffer(settings.client.key);
+    if (settings.client.passphrase !== undefined) options.passphrase = settings.client.passphrase;
+  }
+  if (settings.crl) options.crl = asBuffer(settings.crl);
+  return options;
+}
+
+/** The same bytes as a Buffer, without a copy. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /**
- * Dials TCP or a Unix-domain socket with a timeout. Resolves with the connected socket,
- * TCP_NODELAY on, in paused mode (nothing is read until someone calls `read()`), or, with
- * `plaintext`, reading into one reused buffer once its ReusedBufferInput (see
- * reusedBufferInputOf) is started.
+ * A Transport over a Duplex stream, for a Dialer that opens its own (an in-memory pair, a
+ * proxy, a socket made elsewhere). The stream must be connected and not read from yet; the
+ * Transport owns it from then on and reads it through `data` events. upgrade() runs node:tls
+ * over it.
+ */
+export function transportFromDuplex(stream: Duplex): Transport {
+  return new NodeTransport(stream, false);
+}
+
+/**
+ * The default Dialer, over Node's sockets (also under Bun and Deno): dials TCP or a
+ * Unix-domain socket with a timeout, and resolves with its Transport once connected,
+ * TCP_NODELAY on. Every read, plaintext or (after upgrade()) decrypted, lands in one buffer
+ * shared by the process and is handed to the sink at once. Rejects with DialError.
  */
 export const dialSocket: Dialer = (target, options) =>
-  new Promise<Duplex>((resolve, reject) => {
-    const socket = options.plaintext
-      ? new ReusedBufferInput(target).socket
-      : netConnect(connectOptions(target));
+  new Promise<Transport>((resolve, reject) => {
+    let transport: NodeTransport | undefined;
+    // What will be upgraded to TLS is read through `data`, as node:tls takes the stream over.
+    const ownReads = options.encryption === 'none';
+    const socket = netConnect({
+      ...connectOptions(target),
+      ...(ownReads ? { onread: readInto((bytes) => transport?.received(bytes) ?? false) } : {}),
+    });
     socket.pause();
+    transport = new NodeTransport(socket, ownReads);
     let timer: NodeJS.Timeout | undefined;
     const cleanup = () => {
       if (timer) clearTimeout(timer);
@@ -170,7 +319,7 @@ export const dialSocket: Dialer = (target, options) =>
           );
         } else socket.setKeepAlive(true, options.keepAliveInitialDelayMs);
       }
-      resolve(socket);
+      resolve(transport);
     };
     const onError = (error: Error) => {
       fail(
@@ -209,70 +358,4 @@ function connectOptions(target: DialTarget): NetConnectOpts {
   return target.kind === 'unix'
     ? { path: target.path }
     : { host: target.host, port: target.port, noDelay: true };
-}
-
-/**
- * Reads exactly `n` bytes from a paused stream, waiting for them (used for the one-byte
- * answer to SSLRequest). Resolves with fewer bytes only if the stream ended first. The
- * returned bytes belong to the caller.
- */
-export function readExactly(stream: Duplex, n: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const chunk = stream.read(n) as Buffer | null;
-      if (chunk !== null) {
-        done();
-        resolve(chunk);
-        return;
-      }
-      if (stream.readableEnded || stream.destroyed) {
-        const rest = stream.read() as Buffer | null;
-        done();
-        resolve(rest ?? new Uint8Array(0));
-      }
-    };
-    const onEnd = () => {
-      const rest = stream.read() as Buffer | null;
-      done();
-      resolve(rest ?? new Uint8Array(0));
-    };
-    const onError = (error: Error) => {
-      done();
-      reject(error);
-    };
-    const done = () => {
-      stream.off('readable', attempt);
-      stream.off('end', onEnd);
-      stream.off('close', onEnd);
-      stream.off('error', onError);
-    };
-    stream.on('readable', attempt);
-    stream.once('end', onEnd);
-    stream.once('close', onEnd);
-    stream.once('error', onError);
-    attempt();
-  });
-}
-
-/**
- * Starts TLS over an already connected stream (after the server answered 'S' to SSLRequest),
- * or over a fresh socket for direct SSL. Resolves once the handshake and certificate checks
- * succeed, with the TLS socket in paused mode; rejects with the TLS error otherwise.
- */
-export function startTls(options: TlsOptions & { socket: Duplex }): Promise<TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const tls = tlsConnect(options);
-    tls.pause();
-    const onSecure = () => {
-      tls.off('error', onError);
-      resolve(tls);
-    };
-    const onError = (error: Error) => {
-      tls.off('secureConnect', onSecure);
-      tls.destroy();
-      reject(error);
-    };
-    tls.once('secureConnect', onSecure);
-    tls.once('error', onError);
-  });
 }

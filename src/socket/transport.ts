@@ -95,8 +95,8 @@ export const readAheadBytes = 64 * 1024;
  * with DialError `'unsupported'` naming it; it never ignores one.
  */
 export interface TlsSettings {
-  /** The sslmode that asked for TLS, for messages. */
-  mode: 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+  /** The sslmode that asked for TLS (`prefer`, `require`, `verify-full`...), for messages. */
+  mode: string;
   /**
    * What to check about the server's certificate: `'none'` (encrypt only), `'chain'` (it
    * leads to one of `roots`) or `'full'` (the chain, and it names `host`).

@@ -1,4 +1,11 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import type { NotifyReport } from '../../bench/notify-types.js';
 import {
   type NotifyBenchCounts,
   NotifyBenchError,
@@ -238,3 +245,140 @@ function urlParts() {
     dbname: server.database,
   };
 }
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+
+/**
+ * Runs `npm run bench -- notify --quick ...args` (as npm would: node with tsx) writing into a
+ * temporary directory, and returns the report it wrote.
+ */
+async function benchNotify(args: string[]): Promise<NotifyReport> {
+  const out = await mkdtemp(join(tmpdir(), 'pqnotify-bench-test-'));
+  try {
+    await promisify(execFile)(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'bench/run.ts',
+        'notify',
+        '--quick',
+        '--out',
+        out,
+        '--name',
+        'r',
+        ...args,
+      ],
+      { cwd: root, maxBuffer: 16 * 1024 * 1024 },
+    );
+    return JSON.parse(await readFile(join(out, 'r.json'), 'utf8')) as NotifyReport;
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+}
+
+/** The test server for the pqn_trust role (node-raw speaks trust authentication only). */
+const trustUrl = managed && `postgres://pqn_trust@127.0.0.1:${managed.port}/${managed.database}`;
+
+describe('npm run bench -- notify', () => {
+  it('runs every client over TLS on its own server with a test certificate', async () => {
+    // The bench's server takes TLS connections only (hostssl): a client that fell back to
+    // plaintext would fail its runs.
+    const report = await benchNotify([
+      '--tls',
+      '--sizes',
+      '6',
+      '--count',
+      '2000',
+      '--scenarios',
+      'burst,latency',
+    ]);
+    expect(report.failures).toEqual([]);
+    expect(report.machine.tls).toBe(true);
+    expect(report.machine.serverSource).toMatch(/ssl = on/);
+    const ran = report.clients.filter((c) => !report.skipped.some((s) => s.client === c));
+    expect(ran).toEqual(
+      expect.arrayContaining(['pqnotify-loop', 'pg', 'postgres', 'node-raw', 'node-raw-frames']),
+    );
+    for (const client of ran) {
+      const rows = report.throughput.filter((r) => r.client === client);
+      expect(rows.map((r) => [r.variant, r.perSecond !== null && r.perSecond > 0])).toEqual([
+        ['cold', true],
+        ['warm', true],
+      ]);
+    }
+    const handout = (client: string) =>
+      report.latency.find((r) => r.client === client)?.handout?.p50Us;
+    expect(handout('pqnotify-loop')).toBeGreaterThan(0);
+    expect(handout('node-raw')).toBeGreaterThan(0);
+    expect(handout('pg')).toBeUndefined();
+    expect(report.targets.map((t) => t.target)).toEqual(
+      expect.arrayContaining([
+        'throughput 6 B vs postgres.js',
+        'paced latency p50 vs node-raw',
+        'read to handout p50 (paced)',
+      ]),
+    );
+  }, 300_000);
+
+  it.skipIf(!trustUrl)(
+    'measures memory per connection, idle and after traffic, for pqnotify, pg and postgres.js',
+    async () => {
+      const report = await benchNotify([
+        '--url',
+        trustUrl || '',
+        '--scenarios',
+        'connections',
+        '--connections',
+        '5',
+        '--clients',
+        'pqnotify-loop,pg,postgres,node-raw',
+      ]);
+      expect(report.failures).toEqual([]);
+      expect(report.connections.map((r) => r.client)).toEqual(['pqnotify-loop', 'pg', 'postgres']);
+      for (const row of report.connections) {
+        expect(row.connections).toBe(5);
+        expect(row.idleKiBPerConnection).toBeGreaterThan(0);
+        expect(row.afterKiBPerConnection).not.toBeNull();
+        expect(row.idleRssKiBPerConnection).not.toBeNull();
+      }
+      expect(report.runs.connections.map((r) => r.trafficBytes)).toEqual([
+        300_000, 300_000, 300_000,
+      ]);
+      expect(report.targets.map((t) => t.target)).toEqual([
+        'memory per connection, idle, vs pg',
+        'memory per connection, after traffic, vs pg',
+      ]);
+    },
+    300_000,
+  );
+
+  it.skipIf(!trustUrl).each(['bun', 'deno'])(
+    'runs the pqnotify and node-raw listeners on %s (--runtime)',
+    async (runtime) => {
+      const report = await benchNotify([
+        '--url',
+        trustUrl || '',
+        '--runtime',
+        runtime,
+        '--sizes',
+        '6',
+        '--count',
+        '2000',
+        '--scenarios',
+        'burst',
+        '--clients',
+        'pqnotify-loop,node-raw',
+      ]);
+      expect(report.failures).toEqual([]);
+      expect(report.machine.runtime.startsWith(`${runtime} `)).toBe(true);
+      expect(report.throughput.every((r) => r.perSecond !== null && r.perSecond > 0)).toBe(true);
+    },
+    300_000,
+  );
+
+  it('refuses an unknown runtime and a baseline that is no build', async () => {
+    await expect(benchNotify(['--runtime', 'java'])).rejects.toThrow(/--runtime: unknown java/);
+    await expect(benchNotify(['--baseline', root])).rejects.toThrow(/no index\.js in/);
+  });
+});

@@ -7,6 +7,7 @@ import {
   type Notification,
   ProtocolError,
   ServerError,
+  transportFromDuplex,
 } from '../../src/index.js';
 import { type BackendMessage, Writer, writeBackendMessage } from '../../src/protocol/index.js';
 import { concat, frame, i32, str } from '../protocol/support.js';
@@ -256,8 +257,9 @@ describe('closing', () => {
 });
 
 /**
- * A Connection over an in-memory stream, past startup: `deliver` makes bytes readable in
- * one piece, exactly when the test says; `onQuery` answers each message the client writes.
+ * A Connection over an in-memory stream (through transportFromDuplex, so its bytes take the
+ * one input path, the transport's sink), past startup: `deliver` makes bytes readable in one
+ * piece, exactly when the test says; `onQuery` answers each message the client writes.
  */
 function memoryConnection(onWrite: (deliver: (...m: BackendMessage[]) => void) => void = () => {}) {
   const stream = new Duplex({
@@ -274,7 +276,7 @@ function memoryConnection(onWrite: (deliver: (...m: BackendMessage[]) => void) =
     deliverBytes(w.toBytes());
   };
   const conn = new Connection({
-    stream,
+    transport: transportFromDuplex(stream),
     tls: false,
     sendCancel: async () => {},
     address: 'memory',
@@ -348,10 +350,9 @@ describe('notifications the connection has not decoded yet', () => {
     const closed = new Promise((resolve) => conn.once('close', resolve));
     deliver(...notifications(0, 3));
     end();
-    await conn.waitReadable();
-    conn.consumeInput();
     await closed;
     expect(conn.status).toBe('bad');
+    expect(() => conn.consumeInput()).toThrow(/the server closed the connection/);
     expect(conn.pendingNotifications).toBe(3);
     expect(takeAll(conn)).toEqual([notification(0), notification(1), notification(2)]);
   });
@@ -388,6 +389,35 @@ describe('notifications the connection has not decoded yet', () => {
     expect(lines.filter((line) => line.includes('NotificationResponse'))).toHaveLength(2);
     expect(takeAll(conn)).toEqual([notification(0), notification(1)]);
     conn.destroy();
+  });
+});
+
+describe("the one input path (the transport's sink)", () => {
+  it('gives the same messages whatever offset the bytes are split at', async () => {
+    const w = new Writer();
+    for (const message of [
+      ...notifications(0, 2),
+      { type: 'ParameterStatus' as const, name: 'application_name', value: 'split' },
+      ...notifications(2, 4),
+    ]) {
+      writeBackendMessage(w, message);
+    }
+    const bytes = w.toBytes();
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const { conn, deliverBytes } = memoryConnection();
+      deliverBytes(bytes.slice(0, cut));
+      deliverBytes(bytes.slice(cut));
+      const taken: Notification[] = [];
+      while (taken.length < 4) {
+        await conn.waitReadable();
+        conn.consumeInput();
+        taken.push(...takeAll(conn));
+      }
+      expect(taken).toEqual([0, 1, 2, 3].map(notification));
+      expect(conn.parameterStatus('application_name')).toBe('split');
+      expect(conn.receivedMessages).toBe(5);
+      conn.destroy();
+    }
   });
 });
 

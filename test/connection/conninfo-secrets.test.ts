@@ -14,7 +14,7 @@ import { redactConninfo, resolveConfig } from '../../src/connection/conninfo.js'
 import { writePasswordMessage } from '../../src/protocol/frontend/password.js';
 import { createTracer } from '../../src/protocol/trace.js';
 import { Writer } from '../../src/protocol/writer.js';
-import { DialError, type Dialer } from '../../src/socket/socket.js';
+import { DialError, type Dialer } from '../../src/socket/transport.js';
 import { BIN, cleanEnv, runNode } from '../support/process.js';
 
 /** mulberry32: a small seeded generator, so every run tries the same strings. */

@@ -12,9 +12,9 @@ export function connectTest(extra: Parameters<typeof connect>[1] = {}): Promise<
 }
 
 /**
- * The two ways a Connection reads its socket, for suites that run under both: through TLS
- * when the server offers it (a paused stream; sslmode=prefer), and plain TCP (read into one
- * reused buffer; sslmode=disable).
+ * The two ways the Node transport reads its socket, for suites that run under both: through
+ * TLS when the server offers it (the TLS socket's `data` chunks; sslmode=prefer), and plain TCP
+ * (read into the process's one shared buffer; sslmode=disable).
  */
 export const transports = [
   { name: 'sslmode=prefer', plain: false, options: {}, url: server.url },

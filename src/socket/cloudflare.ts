@@ -96,9 +96,10 @@ function isIpLiteral(host: string): boolean {
  * `target.host` as given, a host name or an address: the platform resolves names itself
  * (`resolvesHostNames`), and checks certificates against the name it connected to. Rejects
  * with DialError: 'unsupported' for a Unix-domain socket and what workersRefusal names (before
- * any connection is made), 'timeout' after `options.timeoutMs`, 'aborted' when `options.signal` fires, 'refused'
- * when the platform cannot connect (refused, unreachable, a name that does not resolve, or an
- * address the platform does not allow). Keepalive settings are left to the platform.
+ * any connection is made), 'timeout' after `options.timeoutMs`, 'aborted' when
+ * `options.signal` fires, 'refused' when the platform cannot connect (refused, unreachable, a
+ * name that does not resolve, or an address the platform does not allow). Keepalive settings
+ * are left to the platform.
  */
 export function workersDialer(connect: WorkersConnect): Dialer {
   const dial: Dialer = async (target, options) => {
@@ -188,6 +189,8 @@ class WorkersTransport implements Transport {
   private pumping = false;
   /** end(), destroy() or upgrade() was called, or the close listener was told. */
   private finished = false;
+  /** The TLS socket while upgrade() waits for its handshake: destroy() closes it too. */
+  private handshaking: WorkersSocket | undefined;
 
   constructor(
     private readonly socket: WorkersSocket,
@@ -263,6 +266,7 @@ class WorkersTransport implements Transport {
   }
 
   destroy(): void {
+    this.handshaking?.close().catch(ignore);
     if (this.finished) return;
     this.finished = true;
     void this.close();
@@ -288,9 +292,11 @@ class WorkersTransport implements Transport {
     let secure: WorkersSocket;
     try {
       secure = this.socket.startTls();
+      this.handshaking = secure;
       await secure.opened;
     } catch (error) {
       void this.close();
+      this.handshaking?.close().catch(ignore);
       const failure = `TLS handshake with ${this.target.label} failed (${platform} verifies the server's certificate and host name against the platform's trusted roots): ${text(error)}`;
       if (settings.mode === 'prefer' || settings.mode === 'allow') {
         throw new DialError(
@@ -300,6 +306,8 @@ class WorkersTransport implements Transport {
         );
       }
       throw new Error(failure, { cause: error });
+    } finally {
+      this.handshaking = undefined;
     }
     return new WorkersTransport(secure, this.target);
   }

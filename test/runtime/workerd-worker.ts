@@ -31,52 +31,38 @@ async function serverSideTls(conn: Connection): Promise<boolean> {
 const checks: Record<string, (check: Check) => Promise<unknown>> = {
   /** Connects, asks the server whether TLS is on, and closes. */
   async connect({ url }) {
-    const conn = await connect(url);
-    try {
-      return { pid: conn.backendPid, tls: await serverSideTls(conn) };
-    } finally {
-      await conn.close();
-    }
+    await using conn = await connect(url);
+    return { pid: conn.backendPid, tls: await serverSideTls(conn) };
   },
 
   /** LISTEN, three NOTIFYs from a second connection, read with libpq's loop. */
   async loop({ url, channel }) {
-    const listener = await connect(url);
-    const sender = await connect(url);
-    try {
-      await listener.listen(channel);
-      for (const payload of ['one', 'two', 'three']) await sender.notify(channel, payload);
-      const received: { payload: string; processId: number }[] = [];
-      while (received.length < 3) {
-        await listener.waitReadable();
-        listener.consumeInput();
-        for (let n = listener.notifies(); n !== null; n = listener.notifies())
-          received.push({ payload: n.payload, processId: n.processId });
-      }
-      return { received, senderPid: sender.backendPid };
-    } finally {
-      await sender.close();
-      await listener.close();
+    await using listener = await connect(url);
+    await using sender = await connect(url);
+    await listener.listen(channel);
+    for (const payload of ['one', 'two', 'three']) await sender.notify(channel, payload);
+    const received: { payload: string; processId: number }[] = [];
+    while (received.length < 3) {
+      await listener.waitReadable();
+      listener.consumeInput();
+      for (let n = listener.notifies(); n !== null; n = listener.notifies())
+        received.push({ payload: n.payload, processId: n.processId });
     }
+    return { received, senderPid: sender.backendPid };
   },
 
   /** The same through the async iterator. */
   async iterator({ url, channel }) {
-    const listener = await connect(url);
-    const sender = await connect(url);
-    try {
-      await listener.listen(channel);
-      for (const payload of ['a', 'b']) await sender.notify(channel, payload);
-      const received: string[] = [];
-      for await (const n of listener.notifications()) {
-        received.push(n.payload);
-        if (received.length === 2) break;
-      }
-      return { received };
-    } finally {
-      await sender.close();
-      await listener.close();
+    await using listener = await connect(url);
+    await using sender = await connect(url);
+    await listener.listen(channel);
+    for (const payload of ['a', 'b']) await sender.notify(channel, payload);
+    const received: string[] = [];
+    for await (const n of listener.notifications()) {
+      received.push(n.payload);
+      if (received.length === 2) break;
     }
+    return { received };
   },
 
   /**
@@ -84,31 +70,26 @@ const checks: Record<string, (check: Check) => Promise<unknown>> = {
    * gap marker, and delivers what is sent after it.
    */
   async listener({ url, channel }) {
-    const listener = await createListener(url, { reconnectInitialDelayMs: 10 });
-    const admin = await connect(url);
-    try {
-      await listener.listen(channel);
-      const items = listener.stream();
-      await admin.notify(channel, 'before');
-      const first = await items.next();
-      const before = listener.processId;
-      await admin.query('SELECT pg_terminate_backend($1::int)', [String(before)]);
-      const gap = (await items.next()).value as ListenerItem;
-      await admin.notify(channel, 'after');
-      const after = (await items.next()).value as ListenerItem;
-      return {
-        first: first.value?.type === 'notification' ? first.value.payload : first.value,
-        gap:
-          gap.type === 'gap'
-            ? { previousProcessId: gap.previousProcessId, processId: gap.processId }
-            : gap,
-        after: after.type === 'notification' ? after.payload : after,
-        before,
-      };
-    } finally {
-      await admin.close();
-      await listener.close();
-    }
+    await using listener = await createListener(url, { reconnectInitialDelayMs: 10 });
+    await using admin = await connect(url);
+    await listener.listen(channel);
+    const items = listener.stream();
+    await admin.notify(channel, 'before');
+    const first = (await items.next()).value as ListenerItem;
+    const before = listener.processId;
+    await admin.query('SELECT pg_terminate_backend($1::int)', [String(before)]);
+    const gap = (await items.next()).value as ListenerItem;
+    await admin.notify(channel, 'after');
+    const after = (await items.next()).value as ListenerItem;
+    return {
+      first: first.type === 'notification' ? first.payload : first,
+      gap:
+        gap.type === 'gap'
+          ? { previousProcessId: gap.previousProcessId, processId: gap.processId }
+          : gap,
+      after: after.type === 'notification' ? after.payload : after,
+      before,
+    };
   },
 };
 

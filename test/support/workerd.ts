@@ -55,6 +55,8 @@ export interface WorkerdOptions {
    * `trustedCertificates`): what an operator configures, never the Worker.
    */
   trusted?: string[];
+  /** Text bindings of the Worker's `env` (what wrangler's `vars` and secrets become). */
+  bindings?: Record<string, string>;
 }
 
 /**
@@ -69,6 +71,9 @@ export async function startWorkerd(options: WorkerdOptions): Promise<Workerd> {
   const trusted = options.trusted ?? [];
   for (const [index, pem] of trusted.entries()) await writeFile(join(dir, `ca${index}.pem`), pem);
   const certificates = trusted.map((_, index) => `embed "ca${index}.pem"`).join(', ');
+  const bindings = Object.entries(options.bindings ?? {})
+    .map(([name, text]) => `(name = ${JSON.stringify(name)}, text = ${JSON.stringify(text)})`)
+    .join(', ');
   await writeFile(
     join(dir, 'config.capnp'),
     `using Workerd = import "/workerd/workerd.capnp";
@@ -88,6 +93,7 @@ const worker :Workerd.Worker = (
   modules = [(name = "worker.js", esModule = embed "worker.js")],
   compatibilityDate = "2026-11-01",
   compatibilityFlags = ["nodejs_compat"],
+  bindings = [${bindings}],
 );
 `,
   );

@@ -172,12 +172,17 @@ async function settle(socket: WorkersSocket, options: DialOptions, label: string
 
 /**
  * A Transport over one `cloudflare:sockets` socket. Reading pulls the socket's ReadableStream
- * chunk by chunk: before start(), only as far as read() asks; after it, into the sink until
- * more than readAheadBytes wait for a take(). Writes are copied and queued on the
- * WritableStream in order.
+ * with a BYOB reader into one reused buffer of readAheadBytes: before start(), only as far as
+ * read() asks; after it, into the sink until more than readAheadBytes wait for a take(). Writes
+ * are copied and queued on the WritableStream in order.
  */
 class WorkersTransport implements Transport {
-  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  private readonly reader: ReadableStreamBYOBReader;
+  /**
+   * The memory every read lands in: a BYOB read takes its ArrayBuffer and gives it back with
+   * the bytes, so reading allocates nothing; the bytes are valid until the next read.
+   */
+  private buffer = new Uint8Array(readAheadBytes);
   private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
   /** Bytes read before start() and not yet asked for: at most the rest of one chunk. */
   private early: Uint8Array = new Uint8Array(0);
@@ -196,7 +201,7 @@ class WorkersTransport implements Transport {
     private readonly socket: WorkersSocket,
     private readonly target: TcpTarget,
   ) {
-    this.reader = socket.readable.getReader();
+    this.reader = socket.readable.getReader({ mode: 'byob' });
     this.writer = socket.writable.getWriter();
     // Failures show through reads and the close listener; the writer's own promises are
     // observed there, not here.
@@ -211,9 +216,9 @@ class WorkersTransport implements Transport {
     const chunks = [this.early];
     let total = this.early.length;
     while (total < length) {
-      const { done, value } = await this.reader.read();
-      if (done) break;
-      chunks.push(value);
+      const value = await this.next();
+      if (value === undefined) break;
+      chunks.push(value.slice());
       total += value.length;
     }
     const all = new Uint8Array(total);
@@ -320,9 +325,9 @@ class WorkersTransport implements Transport {
     this.pumping = true;
     try {
       while (!this.finished && this.handed <= readAheadBytes) {
-        const { done, value } = await this.reader.read();
+        const value = await this.next();
         if (this.finished) return;
-        if (done) {
+        if (value === undefined) {
           this.report(undefined);
           return;
         }
@@ -334,6 +339,13 @@ class WorkersTransport implements Transport {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /** The next bytes read, in this.buffer's memory; undefined at the end of the stream. */
+  private async next(): Promise<Uint8Array | undefined> {
+    const { done, value } = await this.reader.read(new Uint8Array(this.buffer.buffer));
+    if (value) this.buffer = new Uint8Array(value.buffer);
+    return done ? undefined : value;
   }
 
   private fail(error: unknown): void {

@@ -51,6 +51,41 @@ const checks: Record<string, (check: Check) => Promise<unknown>> = {
     return { received, senderPid: sender.backendPid };
   },
 
+  /**
+   * 20,000 notifications of 1 kB from one transaction (20 MB, far more than the transport reads
+   * ahead): before anything is consumed, the listener's backend must end up blocked writing to
+   * it (wait_event ClientWrite), the transport having stopped reading; then libpq's loop takes
+   * them all. Answers whether the backend blocked, how many came, and whether in order.
+   */
+  async burst({ url, channel }) {
+    await using listener = await connect(url);
+    await using sender = await connect(url);
+    await listener.listen(channel);
+    const count = 20_000;
+    await sender.query(
+      "SELECT pg_notify($1, lpad(i::text, 1000, '.')) FROM generate_series(1, $2::int) i",
+      [channel, String(count)],
+    );
+    let blocked = false;
+    for (let polls = 0; polls < 5000 && !blocked; polls++) {
+      const state = await sender.query('SELECT wait_event FROM pg_stat_activity WHERE pid = $1', [
+        String(listener.backendPid),
+      ]);
+      blocked = state.rows[0]?.[0] === 'ClientWrite';
+    }
+    let received = 0;
+    let inOrder = true;
+    while (received < count) {
+      await listener.waitReadable();
+      listener.consumeInput();
+      for (let n = listener.notifies(); n !== null; n = listener.notifies()) {
+        received += 1;
+        inOrder &&= n.payload === String(received).padStart(1000, '.');
+      }
+    }
+    return { blocked, received, inOrder };
+  },
+
   /** The same through the async iterator. */
   async iterator({ url, channel }) {
     await using listener = await connect(url);

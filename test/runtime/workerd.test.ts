@@ -108,6 +108,18 @@ describe.skipIf(!haveWorkerd || !server.certs)('pqnotify in local workerd', () =
     );
   });
 
+  it.each([
+    ['plaintext', plain],
+    ['TLS', verified],
+  ])(
+    'a 20 MB burst over %s: reading stops until taken, then all arrive in order',
+    async (_name, url) => {
+      const answer = await run(trusting, 'burst', url, `wd_burst_${process.pid}`);
+      expect(answer.error).toBeUndefined();
+      expect(answer.result).toEqual({ blocked: true, received: 20_000, inOrder: true });
+    },
+  );
+
   it('LISTEN/NOTIFY through the async iterator', async () => {
     const answer = await run(trusting, 'iterator', plain, `wd_iter_${process.pid}`);
     expect(answer.error).toBeUndefined();

@@ -206,7 +206,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /**
    * The select() of the libpq loop: resolves true as soon as there is input for
-   * consumeInput() (bytes in the socket or already decrypted inside TLS), false when
+   * consumeInput() (bytes the transport has handed over), false when
    * `timeout` milliseconds pass first. Rejects with the connection's ConnectionError when it
    * is or becomes unusable (CONNECTION_LOST, CONNECTION_CLOSED), or with the signal's reason
    * when it aborts. Without a timeout, no timer is set at all. Unlike select(), it
@@ -234,7 +234,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     });
   }
 
-  /** Bytes received and not taken by consumeInput() yet. */
+  /** Bytes the transport handed over, not yet taken by consumeInput() (Transport.unread). */
   private unreadBytes(): number {
     return this.transport.unread;
   }

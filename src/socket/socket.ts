@@ -118,7 +118,10 @@ class NodeTransport implements Transport {
         resolve();
         return;
       }
-      const deadline = setTimeout(() => stream.destroy(), deadlineMs);
+      const deadline = setTimeout(() => {
+        stream.destroy();
+        resolve();
+      }, deadlineMs);
       stream.once('close', () => {
         clearTimeout(deadline);
         resolve();

@@ -163,15 +163,17 @@ export interface Transport {
   take(): void;
 
   /**
-   * Queues `bytes` to send; the transport keeps no reference after the call returns. Never
-   * blocks; errors show through the close listener.
+   * Queues `bytes` to send; they belong to the transport from then on (it may keep them until
+   * sent: the caller must not change them). Never blocks; errors show through the close
+   * listener.
    */
   write(bytes: Uint8Array): void;
 
   /**
-   * Sends `last` (if given) and whatever is queued, closes the sending side, and resolves once
-   * the transport is closed; after `deadlineMs` of a peer that does not take the bytes, it
-   * destroys the transport and resolves. Never rejects. The sink gets nothing more.
+   * Sends `last` (if given) and whatever is queued, then closes the connection (without
+   * waiting for the peer to close its side) and resolves; when the peer does not take the
+   * bytes within `deadlineMs`, destroys the transport and resolves. Never rejects. Neither the
+   * sink nor the close listener is called any more.
    */
   end(last: Uint8Array | undefined, deadlineMs: number): Promise<void>;
 

@@ -174,7 +174,7 @@ async function settle(socket: WorkersSocket, options: DialOptions, label: string
  * A Transport over one `cloudflare:sockets` socket. Reading pulls the socket's ReadableStream
  * with a BYOB reader into one reused buffer of readAheadBytes: before start(), only as far as
  * read() asks; after it, into the sink until more than readAheadBytes wait for a take(). Writes
- * are copied and queued on the WritableStream in order.
+ * are queued on the WritableStream in order, their bytes kept until sent.
  */
 class WorkersTransport implements Transport {
   private readonly reader: ReadableStreamBYOBReader;
@@ -252,7 +252,7 @@ class WorkersTransport implements Transport {
 
   write(bytes: Uint8Array): void {
     if (this.finished) return;
-    this.writer.write(bytes.slice()).catch((error: unknown) => this.fail(error));
+    this.writer.write(bytes).catch((error: unknown) => this.fail(error));
   }
 
   async end(last: Uint8Array | undefined, deadlineMs: number): Promise<void> {
@@ -260,7 +260,7 @@ class WorkersTransport implements Transport {
     this.finished = true;
     const deadline = setTimeout(() => this.close(), deadlineMs);
     try {
-      if (last) this.writer.write(last.slice()).catch(ignore);
+      if (last) this.writer.write(last).catch(ignore);
       await this.writer.close();
     } catch {
       // The peer or the deadline closed the socket first: closed either way.

@@ -15,6 +15,11 @@ async function receive(conn: Connection, count: number): Promise<Notification[]>
   return received;
 }
 
+/** The notifications of a batch iterator, one by one. */
+async function* flatten(batches: AsyncIterable<Notification[]>): AsyncGenerator<Notification> {
+  for await (const batch of batches) yield* batch;
+}
+
 let channelCounter = 0;
 /** A channel name no other test uses. */
 function fresh(prefix = 'ch'): string {
@@ -292,19 +297,76 @@ describe.each(transports)('$name', ({ plain, options }) => {
       expect(seen).toEqual([]);
     });
 
-    it('a lost connection throws ConnectionError after the queued notifications', async () => {
+    it.each([
+      ['one by one', (conn: Connection) => conn.notifications()],
+      ['in batches', (conn: Connection) => flatten(conn.notificationBatches())],
+    ])(
+      '%s: a lost connection throws ConnectionError after the queued notifications',
+      async (_, iterate) => {
+        const channel = fresh('it');
+        await listener.listen(channel);
+        await notifier.notify(channel, 'before');
+        await listener.waitReadable();
+        await notifier.query('SELECT pg_terminate_backend($1::int)', [String(listener.backendPid)]);
+        const seen: string[] = [];
+        const error = await (async () => {
+          for await (const n of iterate(listener)) seen.push(n.payload);
+        })().catch((caught: unknown) => caught);
+        expect(seen).toEqual(['before']);
+        expect(error).toBeInstanceOf(ConnectionError);
+        expect((error as ConnectionError).code).toBe('CONNECTION_LOST');
+      },
+    );
+
+    it('in batches: each next() yields everything queued, in order, once', async () => {
       const channel = fresh('it');
       await listener.listen(channel);
-      await notifier.notify(channel, 'before');
-      await listener.waitReadable();
-      await notifier.query('SELECT pg_terminate_backend($1::int)', [String(listener.backendPid)]);
-      const seen: string[] = [];
-      const error = await (async () => {
-        for await (const n of listener.notifications()) seen.push(n.payload);
-      })().catch((caught: unknown) => caught);
-      expect(seen).toEqual(['before']);
-      expect(error).toBeInstanceOf(ConnectionError);
-      expect((error as ConnectionError).code).toBe('CONNECTION_LOST');
+      await notifier.query('SELECT pg_notify($1, i::text) FROM generate_series(1, 500) i', [
+        channel,
+      ]);
+      const batches: Notification[][] = [];
+      let count = 0;
+      for await (const batch of listener.notificationBatches()) {
+        batches.push(batch);
+        count += batch.length;
+        if (count >= 500) break;
+      }
+      expect(batches.every((batch) => batch.length > 0)).toBe(true);
+      expect(batches.flat().map((n) => n.payload)).toEqual(
+        Array.from({ length: 500 }, (_, i) => String(i + 1)),
+      );
+      expect(batches[0]![0]).toEqual({ channel, payload: '1', processId: notifier.backendPid });
+      expect(listener.pendingNotifications).toBe(0);
+    });
+
+    it('in batches: a batch holds what was queued during a command, taken at once', async () => {
+      const channel = fresh('it');
+      await listener.listen(channel);
+      await listener.exec(`NOTIFY ${channel}, 'a'; NOTIFY ${channel}, 'b'; SELECT 1`);
+      expect(listener.pendingNotifications).toBe(2);
+      const batches = listener.notificationBatches();
+      const first = await batches.next();
+      expect(first).toEqual({
+        done: false,
+        value: [
+          { channel, payload: 'a', processId: listener.backendPid },
+          { channel, payload: 'b', processId: listener.backendPid },
+        ],
+      });
+      await batches.return();
+    });
+
+    it('in batches: abort, close() and idleTimeout end it cleanly', async () => {
+      await listener.listen(fresh('it'));
+      const controller = new AbortController();
+      const aborted = listener.notificationBatches({ signal: controller.signal }).next();
+      controller.abort();
+      expect(await aborted).toEqual({ done: true, value: undefined });
+      const idle = listener.notificationBatches({ idleTimeout: 20 }).next();
+      expect(await idle).toEqual({ done: true, value: undefined });
+      const pending = listener.notificationBatches().next();
+      await listener.close();
+      expect(await pending).toEqual({ done: true, value: undefined });
     });
 
     // Over TLS, the stream reports its end only once the input before it is read.

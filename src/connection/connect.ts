@@ -18,8 +18,8 @@ import type { BackendKey } from './types.js';
 export interface RuntimeOptions {
   /**
    * Opens the transport to a server (by default Node's sockets, dialSocket, or under the
-   * package's `workerd` entry the Workers dialer); replace it to test over an in-memory transport, or to go through a proxy (transportFromDuplex wraps a
-   * Duplex stream).
+   * package's `workerd` entry the Workers dialer); replace it to test over an in-memory
+   * transport, or to go through a proxy (transportFromDuplex wraps a Duplex stream).
    */
   dialer?: Dialer;
   /** Called with each warning about the environment (a .pgpass with loose permissions). */

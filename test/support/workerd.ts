@@ -107,7 +107,11 @@ const worker :Workerd.Worker = (
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);
+  // A test run that ends (or times out) without stop() leaves no workerd behind.
+  const orphaned = () => child.kill('SIGKILL');
+  process.once('exit', orphaned);
   const stop = async () => {
+    process.off('exit', orphaned);
     await ended(child);
     await rm(dir, { recursive: true, force: true });
   };

@@ -10,6 +10,12 @@ const entry = {
 };
 
 /**
+ * The main entry as Cloudflare Workers and workerd get it (the `workerd` condition of "."):
+ * ES module only, sharing every chunk with the others; `cloudflare:sockets` is the runtime's.
+ */
+const workerd = { workerd: 'src/workerd.ts' };
+
+/**
  * What both configurations share. Splitting puts each module in one chunk that every entry
  * imports, so `PgClientError` and the other classes have one identity across `pqnotify`,
  * `pqnotify/protocol`, `pqnotify/bench` and the CLI. No source maps: the output is plain,
@@ -46,9 +52,10 @@ export default defineConfig([
   // the CommonJS entry points that require it.
   {
     ...common,
-    entry: { ...entry, cli: 'src/cli/bin.ts' },
+    entry: { ...entry, ...workerd, cli: 'src/cli/bin.ts' },
     format: ['esm'],
-    dts: { ...(common.dts as object), entry },
+    external: ['cloudflare:sockets'],
+    dts: { ...(common.dts as object), entry: { ...entry, ...workerd } },
     onSuccess: async () => writeCjsWrappers(),
   },
   // CJS: declarations only (.d.cts), for TypeScript's require() resolution; the JavaScript is

@@ -1,9 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { cleanEnv, runNode, startProcess } from './support/process.js';
 import { BUN, DENO, DENO_PERMISSIONS, runtimeEnv } from './support/runtimes.js';
 import { connectTest, server } from './support/server.js';
+import { bundleWorker, haveWorkerd, startWorkerd } from './support/workerd.js';
 
 function run(script: string, channel?: string): { child: ChildProcess; output: () => string } {
   let output = '';
@@ -146,5 +151,44 @@ describe('an example per runtime (the built package, imported by its name)', () 
     run.child.kill('SIGINT');
     expect(await run.exit, run.stderr()).toBe(0);
     expect(run.stdout().trimEnd().endsWith('stopped')).toBe(true);
+  });
+});
+
+describe.skipIf(!haveWorkerd || !server.certs)('examples in local workerd', () => {
+  it('cloudflare-worker: a long poll answers the first notification as JSON', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pqnotify-example-'));
+    const url = new URL(server.url);
+    url.searchParams.set('sslmode', 'verify-full');
+    url.searchParams.set('sslrootcert', 'system');
+    const workerd = await startWorkerd({
+      script: await bundleWorker('examples/cloudflare-worker.ts', dir),
+      trusted: [await readFile(server.certs?.caCert ?? '', 'utf8')],
+      bindings: { DATABASE_URL: url.toString() },
+    });
+    try {
+      const channel = `worker_${process.pid}`;
+      const answer = fetch(`${workerd.url}/?channel=${channel}`);
+      await using notifier = await connectTest();
+      // The Worker's session is listening once its last statement is the LISTEN, done.
+      for (;;) {
+        const listening = await notifier.query(
+          "SELECT 1 FROM pg_stat_activity WHERE query = $1 AND state = 'idle'",
+          [`LISTEN "${channel}"`],
+        );
+        if (listening.rows.length > 0) break;
+        await delay(5);
+      }
+      await notifier.notify(channel, 'job 7 is done');
+      const response = await answer;
+      expect(response.status, workerd.output()).toBe(200);
+      expect(await response.json()).toEqual({
+        channel,
+        payload: 'job 7 is done',
+        processId: notifier.backendPid,
+      });
+    } finally {
+      await workerd.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,8 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { Decoder, Writer, writeCancelRequest, writeSSLRequest } from '../protocol/index.js';
-import { dialSocket, keepAliveTuning } from '../socket/socket.js';
+import { defaultDialer } from '../socket/default-dialer.js';
+import { keepAliveTuning } from '../socket/socket.js';
 import type { DialError, Dialer, DialTarget, Encryption, Transport } from '../socket/transport.js';
 import { Authenticator } from './authenticate.js';
 import type { ConnectionConfig, ConnectOptions, HostTarget } from './config.js';
@@ -17,9 +18,9 @@ import type { BackendKey } from './types.js';
 /** Options of connect() that are not part of a conninfo string. */
 export interface RuntimeOptions {
   /**
-   * Opens the transport to a server (by default Node's sockets, dialSocket); replace it to
-   * test over an in-memory transport, or to go through a proxy (transportFromDuplex wraps a
-   * Duplex stream).
+   * Opens the transport to a server (by default Node's sockets, dialSocket, or under the
+   * package's `workerd` entry the Workers dialer); replace it to test over an in-memory
+   * transport, or to go through a proxy (transportFromDuplex wraps a Duplex stream).
    */
   dialer?: Dialer;
   /**
@@ -56,7 +57,7 @@ export async function connect(
   conninfo?: string | ConnectOptions,
   options: ConnectOptions & RuntimeOptions = {},
 ): Promise<Connection> {
-  const { dialer = dialSocket, onWarning, env, system, ...overrides } = options;
+  const { dialer = defaultDialer(), onWarning, env, system, ...overrides } = options;
   const environment = new Environment({
     ...(env === undefined ? {} : { variables: env }),
     ...(system === undefined ? {} : { system }),
@@ -74,7 +75,7 @@ export async function connect(
     for (const host of hosts) {
       let targets: DialTarget[];
       try {
-        targets = await dialTargets(host);
+        targets = await dialTargets(host, dialer);
       } catch (error) {
         failures.push(asConnectionError(error, `${host.host}:${host.port}`));
         continue;
@@ -165,8 +166,11 @@ function shuffled<T>(items: readonly T[]): T[] {
   return copy;
 }
 
-/** Every address to try for one host: its socket, its hostaddr, or each DNS address. */
-async function dialTargets(host: HostTarget): Promise<DialTarget[]> {
+/**
+ * Every address to try for one host: its socket, its hostaddr, or each DNS address (the name
+ * itself for a dialer that resolves names: see Dialer.resolvesHostNames).
+ */
+async function dialTargets(host: HostTarget, dialer: Dialer): Promise<DialTarget[]> {
   if (host.socketPath !== undefined)
     return [{ kind: 'unix', path: host.socketPath, label: `socket "${host.socketPath}"` }];
   const label = (address: string) =>
@@ -174,7 +178,7 @@ async function dialTargets(host: HostTarget): Promise<DialTarget[]> {
   if (host.hostaddr !== undefined) {
     return [{ kind: 'tcp', host: host.hostaddr, port: host.port, label: label(host.hostaddr) }];
   }
-  if (isIP(host.host) !== 0)
+  if (isIP(host.host) !== 0 || dialer.resolvesHostNames)
     return [{ kind: 'tcp', host: host.host, port: host.port, label: label(host.host) }];
   let addresses: { address: string }[];
   try {

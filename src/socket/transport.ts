@@ -51,7 +51,14 @@ export interface DialOptions {
  * a Unix socket with the runtime's sockets; tests and proxies inject their own (a Duplex
  * stream wraps into a Transport with transportFromDuplex).
  */
-export type Dialer = (target: DialTarget, options: DialOptions) => Promise<Transport>;
+export type Dialer = ((target: DialTarget, options: DialOptions) => Promise<Transport>) & {
+  /**
+   * True when the dialer takes a host name as it is and resolves it itself (the Workers
+   * dialer: the platform resolves names, and checks TLS certificates against the name it
+   * connected to); connect() then dials the name once instead of each of its addresses.
+   */
+  readonly resolvesHostNames?: boolean;
+};
 
 /**
  * Why a dial or an upgrade failed, for the connection layer to turn into a ConnectionError:

@@ -1,0 +1,4 @@
+/** The module Cloudflare Workers (and workerd) provide for outbound TCP, as far as pqnotify uses it. */
+declare module 'cloudflare:sockets' {
+  export const connect: import('./cloudflare.js').WorkersConnect;
+}

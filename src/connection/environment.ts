@@ -56,7 +56,10 @@ export interface OpenFile {
 export interface System {
   /** `process.platform`: 'win32' selects Windows' default locations and skips mode checks. */
   readonly platform: string;
-  /** The home directory from the user database (os.userInfo, else os.homedir). */
+  /**
+   * The home directory from the user database (os.userInfo), else os.homedir (HOME first).
+   * Deno gives the first with --allow-sys=userInfo, the second with --allow-sys=homedir.
+   */
   homeDirectory(): string;
   /** The operating system user name (os.userInfo().username). */
   userName(): string;
@@ -78,7 +81,14 @@ function statusOf(stats: Stats): FileStatus {
 /** System through node:os and node:fs, which Bun and Deno provide too. */
 export const nodeSystem: System = {
   platform: process.platform,
-  homeDirectory: () => userInfo().homedir || homedir(),
+  homeDirectory() {
+    try {
+      return userInfo().homedir || homedir();
+    } catch (error) {
+      if (!isPermissionError(error)) throw error;
+      return homedir();
+    }
+  },
   userName: () => userInfo().username,
   stat: (path) => statusOf(statSync(path)),
   readFile: (path) => readFileSync(path),

@@ -80,6 +80,18 @@ describe.skipIf(!existsSync(DENO))('Deno with permissions withheld', () => {
     ]);
   });
 
+  it('without --allow-env, --allow-sys=homedir finds the home directory', async () => {
+    const outcome = await underDeno(['--allow-net', '--allow-read', '--allow-sys=homedir'], {
+      ...tcp,
+      password: server.password,
+      sslmode: 'prefer',
+    });
+    expect(outcome).toMatchObject({ connected: true, tls: true });
+    expect(outcome.warnings).toEqual([
+      expect.stringMatching(/^environment variables could not be read and count as unset/),
+    ]);
+  });
+
   it('without --allow-read, a skipped ~/.pgpass is said before the missing password', async () => {
     const outcome = await underDeno(['--allow-net', '--allow-env'], tcp);
     expect(outcome.error).toMatchObject({

@@ -14,6 +14,7 @@ import {
   CliError,
   type CliIo,
   checkLimit,
+  connectionVariables,
   conninfoFrom,
   ExitCode,
   noServerConfigured,
@@ -230,7 +231,8 @@ async function withServer<T>(
   io: CliIo,
   run: (conninfo: string) => Promise<T>,
 ): Promise<T> {
-  if (!noServerConfigured(url, io.env)) return run(conninfoFrom(url, io.env));
+  const env = connectionVariables(io);
+  if (!noServerConfigured(url, env)) return run(conninfoFrom(url, env));
   await writeLine(
     io.stderr,
     'pqnotify bench: no server given (--url, DATABASE_URL, PG* variables); starting an embedded PostgreSQL',

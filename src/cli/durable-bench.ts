@@ -2,6 +2,7 @@ import { type DurableBenchResult, runDurableBench } from '../bench/durable-bench
 import { startCluster } from './cluster.js';
 import {
   type CliIo,
+  connectionVariables,
   conninfoFrom,
   ExitCode,
   noServerConfigured,
@@ -60,7 +61,8 @@ export async function durableBenchCommand(args: DurableBenchArgs, io: CliIo): Pr
     return results;
   };
   let results: DurableBenchResult[];
-  if (noServerConfigured(args.url, io.env)) {
+  const env = connectionVariables(io);
+  if (noServerConfigured(args.url, env)) {
     await writeLine(
       io.stderr,
       'pqnotify bench: no server given; starting an embedded PostgreSQL with wal_level = logical',
@@ -70,7 +72,7 @@ export async function durableBenchCommand(args: DurableBenchArgs, io: CliIo): Pr
     });
     results = await cluster.use(() => run(cluster.url));
   } else {
-    results = await run(conninfoFrom(args.url, io.env));
+    results = await run(conninfoFrom(args.url, env));
   }
   await writeLine(io.stdout, args.json ? JSON.stringify(results, null, 2) : formatTable(results));
   return results.some((r) => r.lost > 0 || r.duplicates > 0) ? ExitCode.failure : ExitCode.ok;

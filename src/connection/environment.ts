@@ -135,6 +135,12 @@ export interface EnvironmentOptions {
   system?: System;
   /** Receives each warning once; `process.emitWarning` by default. */
   warn?: (message: string) => void;
+  /**
+   * What the warning about variables that may not be read suggests besides --allow-env, in
+   * parentheses: `pass env: {} to connect() to read none` by default; '' for nothing (a
+   * program whose user cannot pass options).
+   */
+  otherwise?: string;
 }
 
 /**
@@ -147,6 +153,7 @@ export class Environment {
   readonly system: System;
   readonly #variables: Readonly<Record<string, string | undefined>>;
   readonly #warn: (message: string) => void;
+  readonly #otherwise: string;
   readonly #warned = new Set<string>();
   readonly #read = new Map<string, string | undefined>();
   #home: { value: string | undefined; refused: boolean } | undefined;
@@ -155,6 +162,7 @@ export class Environment {
     this.system = options.system ?? nodeSystem;
     this.#variables = options.variables ?? process.env;
     this.#warn = options.warn ?? ((message) => process.emitWarning(message));
+    this.#otherwise = options.otherwise ?? 'pass env: {} to connect() to read none';
   }
 
   /**
@@ -190,8 +198,9 @@ export class Environment {
     }
     if (denied.length > 0) {
       const shown = denied.length > 4 ? `${denied.slice(0, 4).join(', ')}, ...` : denied.join(', ');
+      const otherwise = this.#otherwise === '' ? '' : ` (or ${this.#otherwise})`;
       this.warn(
-        `environment variables could not be read and count as unset (${denied.length}: ${shown}): reading them needs ${GRANT.env} (or pass env: {} to connect() to read none)`,
+        `environment variables could not be read and count as unset (${denied.length}: ${shown}): reading them needs ${GRANT.env}${otherwise}`,
       );
     }
     return values;

@@ -83,7 +83,7 @@ export type Variables = Readonly<Record<string, string>>;
  * runtime refuses (Deno without --allow-env) counts as unset, said in one warning on stderr.
  * Give the result to connect() (or a Listener) as `env`, so it reads nothing more.
  */
-export function connectionVariables(io: CliIo): Variables {
+function connectionVariables(io: CliIo): Variables {
   const environment = new Environment({ variables: io.env, warn: warnOn(io), otherwise: '' });
   return environment.variables(['DATABASE_URL', ...libpqVariables(process.platform)]);
 }
@@ -100,15 +100,20 @@ export function conninfoFrom(
   return url ?? env.DATABASE_URL ?? '';
 }
 
+/** What a command connects with; see connectionSettings. */
+export interface ConnectionSettings {
+  /** The conninfo conninfoFrom picks. */
+  conninfo: string;
+  /** For connect(), a Listener, a durable stream or a bench: read `env`, warn on stderr. */
+  options: { env: Variables; onWarning: (message: string) => void };
+}
+
 /**
  * What a command connects with: the conninfo conninfoFrom picks from `url` and the variables
- * connectionVariables reads, and options for connect(), a Listener or a durable stream that
- * read those variables (nothing more) and put warnings on stderr.
+ * connectionVariables reads, and options for connect(), a Listener, a durable stream or a
+ * bench that read those variables (nothing more) and put warnings on stderr.
  */
-export function connectionSettings(
-  url: string | undefined,
-  io: CliIo,
-): { conninfo: string; options: { env: Variables; onWarning: (message: string) => void } } {
+export function connectionSettings(url: string | undefined, io: CliIo): ConnectionSettings {
   const env = connectionVariables(io);
   return { conninfo: conninfoFrom(url, env), options: { env, onWarning: warnOn(io) } };
 }

@@ -13,13 +13,13 @@ import { startCluster } from './cluster.js';
 import {
   CliError,
   type CliIo,
+  type ConnectionSettings,
   checkLimit,
-  conninfoFrom,
+  connectionSettings,
   ExitCode,
   noServerConfigured,
   parseCommandLine,
   UsageError,
-  warnOn,
   writeLine,
 } from './common.js';
 import { durableBenchCommand } from './durable-bench.js';
@@ -228,9 +228,10 @@ function progressPrinter(io: CliIo): { onProgress: (p: NotifyBenchProgress) => v
 async function withServer<T>(
   url: string | undefined,
   io: CliIo,
-  run: (conninfo: string) => Promise<T>,
+  run: (conninfo: string, options: ConnectionSettings['options']) => Promise<T>,
 ): Promise<T> {
-  if (!noServerConfigured(url, io.env)) return run(conninfoFrom(url, io.env));
+  const { conninfo, options } = connectionSettings(url, io);
+  if (!noServerConfigured(url, options.env)) return run(conninfo, options);
   await writeLine(
     io.stderr,
     'pqnotify bench: no server given (--url, DATABASE_URL, PG* variables); starting an embedded PostgreSQL',
@@ -240,7 +241,7 @@ async function withServer<T>(
     io.stderr,
     `pqnotify bench: embedded server at ${cluster.url} in ${cluster.root}`,
   );
-  return cluster.use(() => run(cluster.url));
+  return cluster.use(() => run(cluster.url, options));
 }
 
 /** `pqnotify bench`: runs runNotifyBench() and prints its result; see HELP. */
@@ -292,14 +293,12 @@ export async function benchCommand(args: string[], io: CliIo): Promise<number> {
   if (values.writers !== undefined) throw new UsageError('--writers goes with --mode durable');
   const options = benchOptions(values);
   const progress = values.quiet ? undefined : progressPrinter(io);
-  const result = await withServer(values.url, io, async (conninfo) => {
+  const result = await withServer(values.url, io, async (conninfo, connectOptions) => {
     try {
       return await runNotifyBench({
         ...options,
         conninfo,
-        connectOptions: {
-          onWarning: warnOn(io),
-        },
+        connectOptions,
         signal: io.signal,
         ...(progress ? { onProgress: progress.onProgress } : {}),
       });

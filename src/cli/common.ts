@@ -1,4 +1,6 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { libpqVariables } from '../connection/conninfo.js';
+import { Environment } from '../connection/environment.js';
 import { ConnectionError, ServerError } from '../connection/errors.js';
 
 /**
@@ -32,6 +34,7 @@ export interface CliIo {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   readonly stdin: NodeJS.ReadableStream;
+  /** The process's environment variables; read them through connectionVariables(). */
   readonly env: NodeJS.ProcessEnv;
   /** Aborted on SIGINT/SIGTERM: long-running commands stop cleanly and exit 0. */
   readonly signal: AbortSignal;
@@ -71,17 +74,55 @@ export function checkLimit(check: () => void): void {
   }
 }
 
+/** Environment variables as connectionVariables() gives them: only those set and not empty. */
+export type Variables = Readonly<Record<string, string>>;
+
+/**
+ * The environment variables a command connects with, read from `io.env` once: DATABASE_URL
+ * and every one connect() reads. Read through the library's Environment, so a variable the
+ * runtime refuses (Deno without --allow-env) counts as unset, said in one warning on stderr.
+ * Give the result to connect() (or a Listener) as `env`, so it reads nothing more.
+ */
+function connectionVariables(io: CliIo): Variables {
+  const environment = new Environment({ variables: io.env, warn: warnOn(io), otherwise: '' });
+  return environment.variables(['DATABASE_URL', ...libpqVariables(process.platform)]);
+}
+
 /**
  * The conninfo a command connects with, as psql would pick it: `--url` first, then
  * DATABASE_URL, else an empty string, which connect() completes from PG* variables and
  * libpq's defaults.
  */
-export function conninfoFrom(url: string | undefined, env: NodeJS.ProcessEnv): string {
+export function conninfoFrom(
+  url: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): string {
   return url ?? env.DATABASE_URL ?? '';
 }
 
+/** What a command connects with; see connectionSettings. */
+export interface ConnectionSettings {
+  /** The conninfo conninfoFrom picks. */
+  conninfo: string;
+  /** For connect(), a Listener, a durable stream or a bench: read `env`, warn on stderr. */
+  options: { env: Variables; onWarning: (message: string) => void };
+}
+
+/**
+ * What a command connects with: the conninfo conninfoFrom picks from `url` and the variables
+ * connectionVariables reads, and options for connect(), a Listener, a durable stream or a
+ * bench that read those variables (nothing more) and put warnings on stderr.
+ */
+export function connectionSettings(url: string | undefined, io: CliIo): ConnectionSettings {
+  const env = connectionVariables(io);
+  return { conninfo: conninfoFrom(url, env), options: { env, onWarning: warnOn(io) } };
+}
+
 /** True when neither `--url`, DATABASE_URL nor a PG* connection variable names a server. */
-export function noServerConfigured(url: string | undefined, env: NodeJS.ProcessEnv): boolean {
+export function noServerConfigured(
+  url: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): boolean {
   if (url !== undefined || env.DATABASE_URL) return false;
   return !['PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGSERVICE'].some(
     (name) => env[name],

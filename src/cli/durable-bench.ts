@@ -2,11 +2,10 @@ import { type DurableBenchResult, runDurableBench } from '../bench/durable-bench
 import { startCluster } from './cluster.js';
 import {
   type CliIo,
-  conninfoFrom,
+  connectionSettings,
   ExitCode,
   noServerConfigured,
   UsageError,
-  warnOn,
   writeLine,
 } from './common.js';
 import { markdownTable } from './format.js';
@@ -37,6 +36,7 @@ export async function durableBenchCommand(args: DurableBenchArgs, io: CliIo): Pr
     }
     return n;
   });
+  const { conninfo: given, options: connectOptions } = connectionSettings(args.url, io);
   const run = async (conninfo: string): Promise<DurableBenchResult[]> => {
     const results: DurableBenchResult[] = [];
     for (const writers of counts) {
@@ -48,7 +48,7 @@ export async function durableBenchCommand(args: DurableBenchArgs, io: CliIo): Pr
         results.push(
           await runDurableBench({
             conninfo,
-            connectOptions: { onWarning: warnOn(io) },
+            connectOptions,
             mode,
             writers,
             ...(args.durationMs === undefined ? {} : { durationMs: args.durationMs }),
@@ -60,7 +60,7 @@ export async function durableBenchCommand(args: DurableBenchArgs, io: CliIo): Pr
     return results;
   };
   let results: DurableBenchResult[];
-  if (noServerConfigured(args.url, io.env)) {
+  if (noServerConfigured(args.url, connectOptions.env)) {
     await writeLine(
       io.stderr,
       'pqnotify bench: no server given; starting an embedded PostgreSQL with wal_level = logical',
@@ -70,7 +70,7 @@ export async function durableBenchCommand(args: DurableBenchArgs, io: CliIo): Pr
     });
     results = await cluster.use(() => run(cluster.url));
   } else {
-    results = await run(conninfoFrom(args.url, io.env));
+    results = await run(given);
   }
   await writeLine(io.stdout, args.json ? JSON.stringify(results, null, 2) : formatTable(results));
   return results.some((r) => r.lost > 0 || r.duplicates > 0) ? ExitCode.failure : ExitCode.ok;

@@ -1,5 +1,5 @@
 import { type DurableNotification, openDurableStream } from '../notify/durable.js';
-import { type CliIo, conninfoFrom, ExitCode, UsageError, warnOn, writeLine } from './common.js';
+import { type CliIo, connectionSettings, ExitCode, UsageError, writeLine } from './common.js';
 
 /** Options of `pqnotify listen --durable`, as parsed by listenCommand. */
 export interface DurableListenArgs {
@@ -18,9 +18,10 @@ export interface DurableListenArgs {
  */
 export async function durableListen(args: DurableListenArgs, io: CliIo): Promise<number> {
   if (args.slot === undefined) throw new UsageError('listen --durable needs --slot NAME');
-  const stream = await openDurableStream(conninfoFrom(args.url, io.env), {
+  const { conninfo, options } = connectionSettings(args.url, io);
+  const stream = await openDurableStream(conninfo, {
+    ...options,
     slot: args.slot,
-    onWarning: warnOn(io),
     createSlot: args.temporary ? 'temporary' : 'permanent',
     ...(args.channels.length > 0 ? { channels: args.channels } : {}),
     ...(args.prefix === undefined ? {} : { prefix: args.prefix }),

@@ -5,11 +5,10 @@ import { Listener } from '../notify/listener.js';
 import {
   type CliIo,
   checkLimit,
-  conninfoFrom,
+  connectionSettings,
   ExitCode,
   parseCommandLine,
   UsageError,
-  warnOn,
   writeLine,
 } from './common.js';
 import { durableListen } from './durable.js';
@@ -74,8 +73,9 @@ export async function listenCommand(args: string[], io: CliIo): Promise<number> 
   for (const channel of positionals) checkLimit(() => checkChannel(channel));
   const format = values.json ? formatJson : formatText;
 
-  const listener = new Listener(conninfoFrom(values.url, io.env), {
-    onWarning: warnOn(io),
+  const { conninfo, options } = connectionSettings(values.url, io);
+  const listener = new Listener(conninfo, {
+    ...options,
     retryInitialConnect: values.wait === true,
   });
   listener.on('reconnecting', reportAttempts(io));

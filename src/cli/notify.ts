@@ -4,12 +4,11 @@ import { durableNotifyStatement, notifyDurable } from '../notify/durable.js';
 import {
   type CliIo,
   checkLimit,
-  conninfoFrom,
+  connectionSettings,
   ExitCode,
   parseCommandLine,
   readAll,
   UsageError,
-  warnOn,
   writeLine,
 } from './common.js';
 
@@ -44,16 +43,16 @@ export async function notifyCommand(args: string[], io: CliIo): Promise<number> 
   if (values.durable) {
     const options = values.prefix === undefined ? {} : { prefix: values.prefix };
     checkLimit(() => durableNotifyStatement(channel, payload, options));
-    await using conn = await connect(conninfoFrom(values.url, io.env), { onWarning: warnOn(io) });
+    const { conninfo, options: connectOptions } = connectionSettings(values.url, io);
+    await using conn = await connect(conninfo, connectOptions);
     await notifyDurable(conn, channel, payload, options);
     return ExitCode.ok;
   }
   if (values.prefix !== undefined) throw new UsageError('--prefix goes with --durable');
   checkLimit(() => checkChannel(channel));
   checkLimit(() => checkPayload(payload));
-  await using conn = await connect(conninfoFrom(values.url, io.env), {
-    onWarning: warnOn(io),
-  });
+  const { conninfo, options } = connectionSettings(values.url, io);
+  await using conn = await connect(conninfo, options);
   await conn.notify(channel, payload);
   return ExitCode.ok;
 }

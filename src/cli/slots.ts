@@ -2,11 +2,10 @@ import { connect } from '../connection/connect.js';
 import { dropSlot, listSlots, type SlotInfo } from '../notify/slots.js';
 import {
   type CliIo,
-  conninfoFrom,
+  connectionSettings,
   ExitCode,
   parseCommandLine,
   UsageError,
-  warnOn,
   writeLine,
 } from './common.js';
 import { markdownTable } from './format.js';
@@ -35,7 +34,8 @@ export async function slotsCommand(args: string[], io: CliIo): Promise<number> {
     return ExitCode.ok;
   }
   if (positionals.length > 0) throw new UsageError('slots takes no arguments');
-  await using conn = await connect(conninfoFrom(values.url, io.env), { onWarning: warnOn(io) });
+  const { conninfo, options } = connectionSettings(values.url, io);
+  await using conn = await connect(conninfo, options);
   if (values.drop !== undefined) {
     await dropSlot(conn, values.drop);
     await writeLine(io.stderr, `pqnotify: dropped slot ${values.drop}`);

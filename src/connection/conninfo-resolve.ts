@@ -72,6 +72,16 @@ const ENV_VARS: Partial<Record<ConninfoKeyword, string>> = {
   load_balance_hosts: 'PGLOADBALANCEHOSTS',
 };
 
+/**
+ * Every environment variable a connect() on `platform` (`process.platform`) reads: the PG*
+ * variables of libpq-envars.html, PGREQUIRESSL, and the home directory's variable (HOME, or
+ * APPDATA on Windows; see Environment.home), so that one read, and one warning, covers them all.
+ * A record with these names, given as connect()'s `env`, leaves nothing to read elsewhere.
+ */
+export function libpqVariables(platform: string): string[] {
+  return [...Object.values(ENV_VARS), 'PGREQUIRESSL', platform === 'win32' ? 'APPDATA' : 'HOME'];
+}
+
 /** libpq keyword → ConnectOptions key, and back. */
 const OPTION_KEYS = new Map<string, ConninfoKeyword>(
   CONNINFO_KEYWORDS.map((keyword) => [
@@ -132,10 +142,7 @@ export function resolveConfig(
   const settings = new Map<ConninfoKeyword, Setting>();
   let passwordFn: (() => string | Promise<string>) | undefined;
 
-  // The home directory's variable (see Environment.home) in the same read, so that one
-  // warning names every variable the runtime would not give.
-  const homeVariable = surroundings.system.platform === 'win32' ? 'APPDATA' : 'HOME';
-  const env = surroundings.variables([...Object.values(ENV_VARS), 'PGREQUIRESSL', homeVariable]);
+  const env = surroundings.variables(libpqVariables(surroundings.system.platform));
   for (const keyword of CONNINFO_KEYWORDS) {
     const name = ENV_VARS[keyword];
     const value = name === undefined ? undefined : env[name];

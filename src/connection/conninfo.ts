@@ -12,4 +12,4 @@ export {
   parseConninfo,
   redactConninfo,
 } from './conninfo-parse.js';
-export { defaultSocketDir, resolveConfig } from './conninfo-resolve.js';
+export { defaultSocketDir, libpqVariables, resolveConfig } from './conninfo-resolve.js';

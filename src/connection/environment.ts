@@ -56,7 +56,10 @@ export interface OpenFile {
 export interface System {
   /** `process.platform`: 'win32' selects Windows' default locations and skips mode checks. */
   readonly platform: string;
-  /** The home directory from the user database (os.userInfo, else os.homedir). */
+  /**
+   * The home directory from the user database (os.userInfo), else os.homedir (HOME first).
+   * Deno gives the first with --allow-sys=userInfo, the second with --allow-sys=homedir.
+   */
   homeDirectory(): string;
   /** The operating system user name (os.userInfo().username). */
   userName(): string;
@@ -78,7 +81,14 @@ function statusOf(stats: Stats): FileStatus {
 /** System through node:os and node:fs, which Bun and Deno provide too. */
 export const nodeSystem: System = {
   platform: process.platform,
-  homeDirectory: () => userInfo().homedir || homedir(),
+  homeDirectory() {
+    try {
+      return userInfo().homedir || homedir();
+    } catch (error) {
+      if (!isPermissionError(error)) throw error;
+      return homedir();
+    }
+  },
   userName: () => userInfo().username,
   stat: (path) => statusOf(statSync(path)),
   readFile: (path) => readFileSync(path),
@@ -125,6 +135,12 @@ export interface EnvironmentOptions {
   system?: System;
   /** Receives each warning once; `process.emitWarning` by default. */
   warn?: (message: string) => void;
+  /**
+   * What the warning about variables that may not be read suggests besides --allow-env, in
+   * parentheses: `pass env: {} to connect() to read none` by default; '' for nothing (a
+   * program whose user cannot pass options).
+   */
+  otherwise?: string;
 }
 
 /**
@@ -137,6 +153,7 @@ export class Environment {
   readonly system: System;
   readonly #variables: Readonly<Record<string, string | undefined>>;
   readonly #warn: (message: string) => void;
+  readonly #otherwise: string;
   readonly #warned = new Set<string>();
   readonly #read = new Map<string, string | undefined>();
   #home: { value: string | undefined; refused: boolean } | undefined;
@@ -145,6 +162,7 @@ export class Environment {
     this.system = options.system ?? nodeSystem;
     this.#variables = options.variables ?? process.env;
     this.#warn = options.warn ?? ((message) => process.emitWarning(message));
+    this.#otherwise = options.otherwise ?? 'pass env: {} to connect() to read none';
   }
 
   /**
@@ -180,8 +198,9 @@ export class Environment {
     }
     if (denied.length > 0) {
       const shown = denied.length > 4 ? `${denied.slice(0, 4).join(', ')}, ...` : denied.join(', ');
+      const otherwise = this.#otherwise === '' ? '' : ` (or ${this.#otherwise})`;
       this.warn(
-        `environment variables could not be read and count as unset (${denied.length}: ${shown}): reading them needs ${GRANT.env} (or pass env: {} to connect() to read none)`,
+        `environment variables could not be read and count as unset (${denied.length}: ${shown}): reading them needs ${GRANT.env}${otherwise}`,
       );
     }
     return values;

@@ -2,8 +2,9 @@
  * pqnotify under Deno with permissions withheld, as users run it: the built package (dist/,
  * `npm run build`) imported by test/support/deno-connect.mjs under `deno run` with
  * --allow-net and only some of --allow-env, --allow-read and --allow-sys, against the test
- * server. The logic behind it is tested without Deno in environment.test.ts. Skipped when
- * Deno is not installed (node_modules/.bin/deno, from devDependencies).
+ * server; and its CLI (dist/cli.js) without --allow-env. The logic behind it is tested
+ * without Deno in environment.test.ts. Skipped when Deno is not installed (the devDependency
+ * `deno`).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -11,9 +12,9 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { ConnectOptions, RuntimeOptions } from '../../src/index.js';
-import { cleanEnv } from '../support/process.js';
-import { DENO, runtimeEnv } from '../support/runtimes.js';
-import { server, superuserNoPassword } from '../support/server.js';
+import { BIN, cleanEnv, startProcess } from '../support/process.js';
+import { DENO, DENO_PERMISSIONS, runtimeEnv } from '../support/runtimes.js';
+import { connectTest, server, superuserNoPassword } from '../support/server.js';
 
 const script = resolve('test/support/deno-connect.mjs');
 
@@ -80,6 +81,18 @@ describe.skipIf(!existsSync(DENO))('Deno with permissions withheld', () => {
     ]);
   });
 
+  it('without --allow-env, --allow-sys=homedir finds the home directory', async () => {
+    const outcome = await underDeno(['--allow-net', '--allow-read', '--allow-sys=homedir'], {
+      ...tcp,
+      password: server.password,
+      sslmode: 'prefer',
+    });
+    expect(outcome).toMatchObject({ connected: true, tls: true });
+    expect(outcome.warnings).toEqual([
+      expect.stringMatching(/^environment variables could not be read and count as unset/),
+    ]);
+  });
+
   it('without --allow-read, a skipped ~/.pgpass is said before the missing password', async () => {
     const outcome = await underDeno(['--allow-net', '--allow-env'], tcp);
     expect(outcome.error).toMatchObject({
@@ -101,5 +114,54 @@ describe.skipIf(!existsSync(DENO))('Deno with permissions withheld', () => {
       message:
         "could not determine the operating system user name: reading it needs Deno's --allow-sys; set user or PGUSER",
     });
+  });
+});
+
+/** `pqnotify ARGS` under Deno with every permission pqnotify needs but --allow-env. */
+function cliWithoutEnv(args: string[]) {
+  const permissions = DENO_PERMISSIONS.filter((permission) => permission !== '--allow-env');
+  return startProcess(DENO, ['run', '--no-prompt', ...permissions, BIN, ...args], {
+    env: runtimeEnv(cleanEnv()),
+  });
+}
+
+/** The one warning the CLI gives when it may read no environment variable. */
+const unreadVariables =
+  "pqnotify: environment variables could not be read and count as unset (38: DATABASE_URL, PGSERVICE, PGUSER, PGPASSWORD, ...): reading them needs Deno's --allow-env";
+
+describe.skipIf(!existsSync(DENO))('the CLI under Deno without --allow-env', () => {
+  it('listen and notify with --url work, and warn once each, across a reconnect', async () => {
+    const channel = `deno_cli_${process.pid}`;
+    const listen = cliWithoutEnv(['listen', channel, '--url', server.url]);
+    try {
+      const [, pid] = await listen.match('stderr', /listening on .* as pid (\d+)/);
+      const notify = cliWithoutEnv(['notify', channel, 'from Deno', '--url', server.url]);
+      expect(await notify.exit, notify.stderr()).toBe(0);
+      expect(notify.stderr()).toBe(`${unreadVariables}\n`);
+      expect((await listen.stdoutLines(1))[0]).toMatch(/: from Deno$/);
+
+      await using admin = await connectTest();
+      await admin.query('SELECT pg_terminate_backend($1::int)', [String(pid)]);
+      await listen.match('stderr', /gap: reconnected as pid \d+/);
+      await admin.notify(channel, 'after the gap');
+      expect((await listen.stdoutLines(2))[1]).toMatch(/: after the gap$/);
+      listen.child.kill('SIGINT');
+      expect(await listen.exit, listen.stderr()).toBe(0);
+      const warnings = listen
+        .stderr()
+        .split('\n')
+        .filter((line) => line.includes('--allow-env'));
+      expect(warnings).toEqual([unreadVariables]);
+    } finally {
+      listen.child.kill('SIGKILL');
+    }
+  });
+
+  it('without --url, DATABASE_URL and PG* count as unset and libpq defaults apply', async () => {
+    const notify = cliWithoutEnv(['notify', 'deno_cli_default', 'x']);
+    expect(await notify.exit, notify.stderr()).toBe(3);
+    expect(notify.stderr()).toBe(
+      `${unreadVariables}\npqnotify notify: could not determine the operating system user name: reading it needs Deno's --allow-sys; set user or PGUSER\n`,
+    );
   });
 });

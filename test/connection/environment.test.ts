@@ -86,6 +86,23 @@ describe('Environment: variables the runtime will not give', () => {
     },
   );
 
+  it('suggest what `otherwise` says, or only the permission when it is empty', () => {
+    const warnings: string[] = [];
+    for (const otherwise of ['set nothing', '']) {
+      const environment = new Environment({
+        variables: denoVariables({}, 'NotCapable'),
+        system: denoSystem(),
+        warn: (m) => warnings.push(m),
+        otherwise,
+      });
+      environment.variables(['PGUSER']);
+    }
+    expect(warnings).toEqual([
+      "environment variables could not be read and count as unset (1: PGUSER): reading them needs Deno's --allow-env (or set nothing)",
+      "environment variables could not be read and count as unset (1: PGUSER): reading them needs Deno's --allow-env",
+    ]);
+  });
+
   it('an error that is not a permission passes through', () => {
     const variables = new Proxy({} as Record<string, string>, {
       get() {

@@ -1,15 +1,23 @@
 import { join, resolve } from 'node:path';
 
-/** The Bun and Deno of the devDependencies `bun` and `deno` (npm installs them per platform). */
+/**
+ * The Bun and Deno of the devDependencies `bun` and `deno` (npm installs them per platform).
+ * Deno's executable itself: node_modules/.bin/deno is a Node script that runs it as a child
+ * and dies of a signal sent to it, leaving Deno running.
+ */
 export const BUN = resolve(join('node_modules', '.bin', 'bun'));
-export const DENO = resolve(join('node_modules', '.bin', 'deno'));
+export const DENO = resolve(
+  join('node_modules', 'deno', process.platform === 'win32' ? 'deno.exe' : 'deno'),
+);
 
 /**
- * What Deno must allow pqnotify, each for a reason of its own: the network (TCP); the
- * environment (PG* variables and HOME, read at every connect); reading files (~/.pgpass,
- * sslrootcert and ~/.postgresql/ at every TLS connection, Unix sockets); the home directory
- * (`sys` homedir, for ~/.postgresql/ at every TLS connection). Deno also asks for writing to
- * connect to a Unix socket: add `--allow-write` (or `--allow-write=/the/socket/dir`) for those.
+ * The permissions under which pqnotify on Deno does all it does on Node: the network (TCP);
+ * the environment (the PG* variables and HOME, which count as unset without it); reading
+ * files (~/.pgpass, ~/.postgresql/ and the TLS files the settings name, Unix sockets); the
+ * home directory (`sys` homedir, when HOME is not read). Each one withheld is said in a
+ * warning or a typed error (the README's Deno notes, deno-permissions.test.ts). Deno also asks
+ * for writing to connect to a Unix socket: add `--allow-write` (or
+ * `--allow-write=/the/socket/dir`) for those.
  */
 export const DENO_PERMISSIONS = [
   '--allow-net',

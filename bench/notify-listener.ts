@@ -12,10 +12,10 @@
  * send to the receipt on the listening connection, taken back to back ("hot") and then with
  * a pause before each ("paced", the listener idle in between). In the paced series, the
  * pqnotify and node-raw listeners also time each notification from the read that brought it
- * into the process (process.hrtime.bigint() taken as the bytes arrive: pqnotify's plaintext
- * reads through a dialer that wraps the sink of the socket's ReusedBufferInput, its TLS reads
- * at the TLS socket's push) to the moment notifies() or the iterator hands it out; the
- * library itself is not changed, and burst runs are not instrumented. Connections mode:
+ * into the process (process.hrtime.bigint() taken as the bytes arrive: pqnotify dials through
+ * a Transport that wraps the default one and times each read as it reaches the connection's
+ * sink, after the TLS upgrade the decrypted ones) to the moment notifies() or the iterator
+ * hands it out; the library itself is not changed, and burst runs are not instrumented. Connections mode:
  * `connections` connections each LISTEN; memory (heap + external, after a forced gc) is
  * measured with none, with all of them idle (then `ready`), and once each has received
  * `count` notifications (then `connections`).
@@ -24,9 +24,9 @@
  * postgres.js run on Node only.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { TLSSocket } from 'node:tls';
 import { type Connection, connect, escapeIdentifier } from '../src/index.js';
-import { type Dialer, dialSocket, reusedBufferInputOf } from '../src/socket/socket.js';
+import { dialSocket } from '../src/socket/socket.js';
+import type { Dialer, Transport } from '../src/socket/transport.js';
 import { RawSession } from './raw-session.js';
 
 /**
@@ -169,33 +169,33 @@ class HandoutClock {
   }
 }
 
-/** TLS sockets whose pushes (decrypted reads) a HandoutClock times. */
-const timedTls = new WeakMap<object, HandoutClock>();
-
-/** Times the reads of every TLS socket in timedTls (installed once, in latency mode only). */
-function timeTlsReads(): void {
-  const push = TLSSocket.prototype.push;
-  TLSSocket.prototype.push = function (this: TLSSocket, chunk: unknown, encoding?: BufferEncoding) {
-    if (chunk !== null) timedTls.get(this)?.read();
-    return push.call(this, chunk, encoding);
+/**
+ * `inner`, with every read timed by `clock` as it reaches the sink (after an upgrade, the
+ * decrypted bytes of the TLS transport).
+ */
+function timedTransport(inner: Transport, clock: HandoutClock): Transport {
+  return {
+    get unread() {
+      return inner.unread;
+    },
+    read: (length) => inner.read(length),
+    start: (sink, onClose) =>
+      inner.start((bytes) => {
+        clock.read();
+        sink(bytes);
+      }, onClose),
+    take: () => inner.take(),
+    write: (bytes) => inner.write(bytes),
+    end: (last, deadlineMs) => inner.end(last, deadlineMs),
+    destroy: () => inner.destroy(),
+    upgrade: async (settings) => timedTransport(await inner.upgrade(settings), clock),
+    peerCertificate: () => inner.peerCertificate(),
   };
 }
 
-/** The default dialer, with every plaintext read of the sockets it opens timed by `clock`. */
+/** The default dialer, with every read of the transports it opens timed by `clock`. */
 function timedDialer(clock: HandoutClock): Dialer {
-  return async (target, options) => {
-    const socket = await dialSocket(target, options);
-    const input = reusedBufferInputOf(socket);
-    if (input) {
-      const start = input.start.bind(input);
-      input.start = (sink) =>
-        start((bytes) => {
-          clock.read();
-          sink(bytes);
-        });
-    }
-    return socket;
-  };
+  return async (target, options) => timedTransport(await dialSocket(target, options), clock);
 }
 
 /** The URL a pqnotify connection uses: the task's, with sslmode=require over TLS. */
@@ -269,11 +269,6 @@ async function pqnotifyReceiver(task: ListenerTask, iterate: boolean): Promise<R
     pqnotifyUrl(task),
     clock === undefined ? {} : { dialer: timedDialer(clock) },
   );
-  if (clock && task.tls) {
-    timeTlsReads();
-    // The TLS socket the connection reads from (a private field: the bench looks inside).
-    timedTls.set((conn as unknown as { stream: object }).stream, clock);
-  }
   await conn.listen(task.channel);
   const burstByLoop = async (n: number, progress: Progress): Promise<BurstTiming> => {
     let count = 0;

@@ -2,6 +2,7 @@ import type { BackendMessage, FieldDescription } from '../protocol/index.js';
 import { ServerError } from './errors.js';
 import { Fifo } from './fifo.js';
 import type { QueryResult, ResultField } from './types.js';
+import { Waiters } from './waiters.js';
 
 /**
  * A command sent to the server whose results are read one at a time (libpq's result queue
@@ -17,7 +18,7 @@ export class Command {
   copyStarted = false;
   private fields: ResultField[] = [];
   private rows: (string | null)[][] = [];
-  private wake: (() => void) | undefined;
+  private readonly changes = new Waiters();
 
   handle(message: BackendMessage): boolean {
     switch (message.type) {
@@ -63,17 +64,14 @@ export class Command {
     }
   }
 
-  /** Resolves when a result is queued or the command finished. */
-  changed(): Promise<void> {
-    return new Promise((resolve) => {
-      this.wake = resolve;
-    });
+  /** Resolves when a result is queued or the command finished (or signal() is called). */
+  changed(): Promise<boolean> {
+    return this.changes.wait();
   }
 
+  /** Resolves every changed() waiting. */
   signal(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    this.changes.wake();
   }
 
   private complete(tag: string): void {

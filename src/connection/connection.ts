@@ -25,7 +25,7 @@ import { ConnectionError, protocolViolation, ServerError } from './errors.js';
 import { escapeIdentifier, escapeLiteral } from './escape.js';
 import { Fifo } from './fifo.js';
 import { checkStartupAnswer, notPostgresql, shownBytes } from './first-answer.js';
-import { NotificationIterator } from './notification-iterator.js';
+import { PullIterator } from './pull-iterator.js';
 import { startupHandler } from './startup.js';
 import type {
   BackendKey,
@@ -38,6 +38,7 @@ import type {
   QueryResult,
   TransactionStatus,
 } from './types.js';
+import { Waiters } from './waiters.js';
 
 /** How long close() lets Terminate wait for room in a full socket buffer before giving up on it. */
 const CLOSE_FLUSH_TIMEOUT_MS = 2000;
@@ -57,8 +58,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly decoder: Decoder;
   private readonly writer = new Writer();
   private readonly queue = new Fifo<Notification>();
-  /** Notifications that pump() counted but left in the decoder; they follow the queue. */
+  /**
+   * Notifications that pump() counted but left in the decoder, undecoded (see pump); they
+   * follow the queue, and come first in the decoder.
+   */
   private undecoded = 0;
+  /** Where the count of `undecoded` stopped in the decoder's stream (see countUndecoded). */
+  private undecodedEnd = 0;
   /** Whole messages received so far (see receivedMessages). */
   private messages = 0;
   private readonly parameters = new Map<string, string>();
@@ -76,8 +82,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private head: Uint8Array | undefined = new Uint8Array(0);
   /** True from startup() until the first bytes of the answer were found to be PostgreSQL's. */
   private checkingHead = false;
-  /** The pending waitReadable() calls: each settles with true, or with the teardown's error. */
-  private readers = new Set<(outcome: true | ConnectionError) => void>();
+  /** The pending waitReadable() calls: woken by input, failed by the teardown. */
+  private readonly readers = new Waiters();
   private failure: ConnectionError | undefined;
   private txStatus: TransactionStatus = 'unknown';
   private key: BackendKey | undefined;
@@ -215,23 +221,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    */
   waitReadable(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<boolean> {
     if (this.failure) return Promise.reject(this.failure);
-    const { signal, timeout } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (options.signal?.aborted) return Promise.reject(options.signal.reason);
     if (this.unreadBytes() > 0 || this.pendingNotifications > 0) return Promise.resolve(true);
-    return new Promise<boolean>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const settle = (outcome: boolean | Error) => {
-        this.readers.delete(settle);
-        signal?.removeEventListener('abort', onAbort);
-        if (timer) clearTimeout(timer);
-        if (outcome instanceof Error) reject(outcome);
-        else resolve(outcome);
-      };
-      const onAbort = () => settle(signal?.reason as Error);
-      this.readers.add(settle);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeout !== undefined) timer = setTimeout(() => settle(false), timeout);
-    });
+    return this.readers.wait(options);
   }
 
   /** Bytes received and not taken by consumeInput() yet. */
@@ -432,31 +424,60 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * It ends without error on `break` (return()), when the signal aborts, when close() is
    * called, or when `idleTimeout` milliseconds pass with nothing to read; it throws
    * ConnectionError when the connection is lost. A queued notification is handed out at
-   * once; only an empty queue makes next() wait.
+   * once; only an empty queue makes next() wait. See notificationBatches() for the same in
+   * batches, which costs one `for await` step per batch instead of one per notification.
    */
   notifications(
     options: { signal?: AbortSignal; idleTimeout?: number } = {},
   ): AsyncGenerator<Notification, void, undefined> {
+    return new PullIterator(() => this.notifies(), this.inputWait(options));
+  }
+
+  /**
+   * The notifications of this connection in batches, as an async iterator: each next()
+   * yields every notification queued at that moment (at least one, oldest first, in a new
+   * array the caller owns), waiting for input as notifications() does when none is queued.
+   * It ends, and throws, as notifications() does. A burst then costs one `for await` step
+   * per socket read rather than one per notification.
+   */
+  notificationBatches(
+    options: { signal?: AbortSignal; idleTimeout?: number } = {},
+  ): AsyncGenerator<Notification[], void, undefined> {
+    return new PullIterator(() => {
+      let notification = this.notifies();
+      if (notification === null) return null;
+      const batch: Notification[] = [];
+      do {
+        batch.push(notification);
+        notification = this.notifies();
+      } while (notification !== null);
+      return batch;
+    }, this.inputWait(options));
+  }
+
+  /**
+   * The wait of the notification iterators: waits for the socket to be readable and consumes
+   * the input; false when the iteration should end (aborted, closed, or idle for
+   * `idleTimeout` ms), and rejects with the ConnectionError when the connection is lost.
+   */
+  private inputWait(options: {
+    signal?: AbortSignal;
+    idleTimeout?: number;
+  }): () => Promise<boolean> {
     const { signal, idleTimeout } = options;
-    const waitOptions = {
-      ...(idleTimeout === undefined ? {} : { timeout: idleTimeout }),
-      ...(signal === undefined ? {} : { signal }),
-    };
-    return new NotificationIterator(
-      () => this.notifies(),
-      async () => {
+    const waitOptions = { timeout: idleTimeout, signal };
+    return async () => {
+      if (signal?.aborted || this.closedByUser()) return false;
+      let ready: boolean;
+      try {
+        ready = await this.waitReadable(waitOptions);
+      } catch (error) {
         if (signal?.aborted || this.closedByUser()) return false;
-        let ready: boolean;
-        try {
-          ready = await this.waitReadable(waitOptions);
-        } catch (error) {
-          if (signal?.aborted || this.closedByUser()) return false;
-          throw error;
-        }
-        if (ready && !this.failure) this.pump();
-        return ready;
-      },
-    );
+        throw error;
+      }
+      if (ready && !this.failure) this.pump();
+      return ready;
+    };
   }
 
   /**
@@ -685,13 +706,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     this.record(bytes);
     this.decoder.pushCopy(bytes);
     if (this.wantsInput()) this.pump();
-    this.wakeReaders();
+    this.readers.wake();
   };
-
-  /** Resolves every pending waitReadable() (each removes itself from the set as it settles). */
-  private wakeReaders(): void {
-    for (const settle of this.readers) settle(true);
-  }
 
   private wantsInput(): boolean {
     return (
@@ -725,18 +741,22 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       const onlyNotifications =
         !this.wantsInput() && this.tracer === undefined && this.countUndecoded();
       if (!onlyNotifications) {
-        for (
-          let message = this.decoder.nextOther(this.enqueue);
-          message !== null && !this.failure;
-          message = this.decoder.nextOther(this.enqueue)
-        ) {
+        const decoder = this.decoder;
+        while (!this.failure) {
+          const notification = decoder.nextNotification();
+          if (notification !== null) {
+            this.enqueue(notification);
+            continue;
+          }
+          const message = decoder.nextOther();
+          if (message === null) break;
           this.dispatch(message);
         }
       }
     } catch (error) {
       this.teardown(this.lostWith(error));
     }
-    if (this.pendingNotifications > 0) this.wakeReaders();
+    if (this.pendingNotifications > 0) this.readers.wake();
   }
 
   /** Keeps a copy of the first bytes received (one more than shownBytes) for headIsPostgresql(). */
@@ -770,22 +790,26 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /**
    * Counts the whole notifications that come next in the decoder as undecoded, announcing
-   * the first; true when nothing but notifications is pending there.
+   * the first; true when nothing but notifications is pending there. Only the bytes after the
+   * last count are scanned: the frames counted before are still in the decoder, untouched, as
+   * only notifies() and enqueue() take them, and both take one off `undecoded`.
    */
   private countUndecoded(): boolean {
     const wasEmpty = this.pendingNotifications === 0;
-    const before = this.undecoded;
-    this.undecoded = this.decoder.notificationsAhead();
-    if (this.undecoded > before) this.messages += this.undecoded - before;
+    const from = this.undecoded === 0 ? this.decoder.offset : this.undecodedEnd;
+    const scan = this.decoder.scan(from);
+    this.undecodedEnd = scan.end;
+    this.undecoded += scan.count;
+    this.messages += scan.count;
     if (wasEmpty && this.undecoded > 0) this.announce('notification');
-    return !this.decoder.blockedAhead;
+    return !scan.blocked;
   }
 
   /**
    * Queues one notification, whatever the connection is doing: the object the decoder made
    * is the one notifies() hands out, with no copy. Nothing is queued after a teardown.
    */
-  private readonly enqueue = (notification: Notification): void => {
+  private enqueue(notification: Notification): void {
     if (this.failure) return;
     this.tracer?.backend({ type: 'NotificationResponse', ...notification });
     const wasEmpty = this.pendingNotifications === 0;
@@ -794,7 +818,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     else this.messages++;
     this.queue.push(notification);
     if (wasEmpty) this.announce('notification');
-  };
+  }
 
   /** Routes one message: asynchronous ones first, whatever the connection is doing. */
   private dispatch(message: OtherBackendMessage): void {
@@ -883,7 +907,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (error.code !== 'CONNECTION_CLOSED') this.transport.destroy();
     this.current?.signal();
     for (const waiter of this.turns.drain()) waiter();
-    for (const settle of this.readers) settle(error);
+    this.readers.fail(error);
     this.announce('close', error.code === 'CONNECTION_CLOSED' ? undefined : error);
   }
 

@@ -15,6 +15,7 @@ import {
   LogicalStream,
   ReplicationError,
 } from '../connection/replication.js';
+import { Waiters } from '../connection/waiters.js';
 import {
   formatLsn,
   type PgoutputMessageUnion,
@@ -245,8 +246,10 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
   private lastPing = 0;
   private rapidPings = 0;
   private liveness: NodeJS.Timeout | undefined;
-  private wake: (() => void) | undefined;
-  private flushWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+  /** The reader waiting in take(): woken by a new item, the end, or its signal. */
+  private readonly arrivals = new Waiters();
+  /** flush() calls waiting for the server's answer (a keepalive); failed at a disconnect. */
+  private readonly flushes = new Waiters();
   private readonly handlers = new Map<string, Set<DurableHandler>>();
   private handlerLoop: Promise<void> | undefined;
   private iterating = false;
@@ -428,22 +431,18 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
    * no live connection. While reading is held by `highWaterMark`, the answer waits until the
    * consumer has caught up to half of it.
    */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
     const logical = this.logical;
     if (!logical || this.closed) {
-      return Promise.reject(
+      throw (
         this.failure ??
-          new ConnectionError('CONNECTION_LOST', 'the durable stream is not connected'),
+        new ConnectionError('CONNECTION_LOST', 'the durable stream is not connected')
       );
     }
-    return new Promise<void>((resolve, reject) => {
-      const waiter = { resolve, reject };
-      this.flushWaiters.push(waiter);
-      if (!logical.sendStatus(true)) {
-        this.flushWaiters = this.flushWaiters.filter((w) => w !== waiter);
-        reject(new ConnectionError('CONNECTION_LOST', 'the durable stream is not connected'));
-      }
-    });
+    if (!logical.sendStatus(true)) {
+      throw new ConnectionError('CONNECTION_LOST', 'the durable stream is not connected');
+    }
+    await this.flushes.wait();
   }
 
   /**
@@ -616,9 +615,7 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
     // items before it are acknowledged, the slot may move there.
     if (!this.tx) this.mark(this.seq, keepalive.walEnd, keepalive.walEnd);
     this.advance();
-    const waiters = this.flushWaiters;
-    this.flushWaiters = [];
-    for (const waiter of waiters) waiter.resolve();
+    this.flushes.wake();
   };
 
   /**
@@ -738,16 +735,12 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
       }
       if (this.failure) throw this.failure;
       if (this.closed || signal?.aborted) return undefined;
-      await new Promise<void>((resolve) => {
-        this.wake = resolve;
-      });
+      await this.arrivals.wait();
     }
   }
 
   private signal(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
+    this.arrivals.wake();
   }
 
   private async runHandlers(): Promise<void> {
@@ -803,9 +796,7 @@ export class DurableStream extends EventEmitter<DurableStreamEvents> {
     this.marksHead = 0;
     this.lastQueued = this.lastDelivered;
     this.seq = this.deliveredSeq;
-    const waiters = this.flushWaiters;
-    this.flushWaiters = [];
-    for (const waiter of waiters) waiter.reject(error);
+    this.flushes.fail(error);
     this.emit('disconnected', error);
     void this.reconnectLoop();
   }

@@ -9,7 +9,9 @@ import { type DurableNotifyOptions, durableNotifyStatement } from '../connection
 import { ConnectionError, ServerError } from '../connection/errors.js';
 import { escapeIdentifier } from '../connection/escape.js';
 import { Fifo } from '../connection/fifo.js';
+import { PullIterator } from '../connection/pull-iterator.js';
 import type { Notification } from '../connection/types.js';
+import { Waiters } from '../connection/waiters.js';
 import type { NoticeFields } from '../protocol/fields.js';
 import {
   type RetryOptions,
@@ -263,10 +265,12 @@ export interface StreamOptions {
   idleTimeout?: number;
 }
 
+/** One iterator's queue: what the read loop delivered and the iterator has not taken yet. */
 class Sink {
   readonly queue = new Fifo<ListenerItem>();
   readonly channels: Set<string> | undefined;
-  private wake: (() => void) | undefined;
+  /** The iterator waiting for an item (or for the end). */
+  readonly arrivals = new Waiters();
 
   constructor(channels: readonly string[] | undefined) {
     this.channels = channels ? new Set(channels) : undefined;
@@ -274,30 +278,7 @@ class Sink {
 
   push(item: ListenerItem): void {
     this.queue.push(item);
-    this.signal();
-  }
-
-  signal(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  /** Resolves true when signalled, false after `timeout` ms. */
-  wait(timeout: number | undefined, signal: AbortSignal | undefined): Promise<boolean> {
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const done = (value: boolean) => {
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.wake = undefined;
-        resolve(value);
-      };
-      const onAbort = () => done(true);
-      this.wake = () => done(true);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (timeout !== undefined) timer = setTimeout(() => done(false), timeout);
-    });
+    this.arrivals.wake();
   }
 }
 
@@ -338,13 +319,15 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private readonly actual = new Set<string>();
   private readonly handlers = new Map<string, Set<NotificationHandler>>();
   private readonly sinks = new Set<Sink>();
-  private readonly stateWaiters = new Set<() => void>();
+  /** Waits in until(): woken at each state change. */
+  private readonly stateChanges = new Waiters();
   private readonly abort = new AbortController();
   private reconciling: Promise<void> = Promise.resolve();
   private paused = false;
   /** Notifications the heartbeat has read during the current pause (see heartbeatIntervalMs). */
   private readWhilePaused = 0;
-  private resumeWaiter: (() => void) | undefined;
+  /** waitResume(): woken when reading resumes or the listener closes. */
+  private readonly resumes = new Waiters();
   private closed = false;
   private failure: ConnectionError | undefined;
   private sampler: NodeJS.Timeout | undefined;
@@ -503,31 +486,67 @@ export class Listener extends EventEmitter<ListenerEvents> {
    * end it (break, return, abort) when done.
    */
   stream(options: StreamOptions = {}): AsyncGenerator<ListenerItem, void, undefined> {
-    const sink = new Sink(options.channels);
-    this.sinks.add(sink);
-    return this.drainSink(sink, options);
+    const sink = this.openSink(options);
+    return new PullIterator(
+      () => {
+        const item = sink.queue.shift();
+        if (item === undefined) return null;
+        this.checkResume();
+        return item;
+      },
+      this.sinkWait(sink, options),
+      () => this.closeSink(sink),
+    );
   }
 
-  private async *drainSink(
-    sink: Sink,
-    options: StreamOptions,
-  ): AsyncGenerator<ListenerItem, void, undefined> {
-    try {
-      for (;;) {
-        const item = sink.queue.shift();
-        if (item) {
-          this.checkResume();
-          yield item;
-          continue;
-        }
-        if (this.failure) throw this.failure;
-        if (this.closed || options.signal?.aborted) return;
-        if (!(await sink.wait(options.idleTimeout, options.signal))) return;
+  /**
+   * stream() in batches: each next() yields every item queued for this iterator at that
+   * moment (at least one, in a new array the caller owns), notifications and gap markers in
+   * the order they were received, so a gap marker stays in its place within and across
+   * batches. Options, ending and errors as stream().
+   */
+  batches(options: StreamOptions = {}): AsyncGenerator<ListenerItem[], void, undefined> {
+    const sink = this.openSink(options);
+    return new PullIterator(
+      () => {
+        if (sink.queue.length === 0) return null;
+        const batch = sink.queue.drain();
+        this.checkResume();
+        return batch;
+      },
+      this.sinkWait(sink, options),
+      () => this.closeSink(sink),
+    );
+  }
+
+  private openSink(options: StreamOptions): Sink {
+    const sink = new Sink(options.channels);
+    this.sinks.add(sink);
+    return sink;
+  }
+
+  private closeSink(sink: Sink): void {
+    this.sinks.delete(sink);
+    this.checkResume();
+  }
+
+  /**
+   * The wait of an iterator over `sink`: true when an item may have arrived; false when the
+   * listener is closed, the signal aborts or `idleTimeout` passes first; rejects with the
+   * error the listener gave up with.
+   */
+  private sinkWait(sink: Sink, options: StreamOptions): () => Promise<boolean> {
+    const { signal, idleTimeout } = options;
+    return async () => {
+      if (this.failure) throw this.failure;
+      if (this.closed || signal?.aborted) return false;
+      try {
+        return await sink.arrivals.wait({ timeout: idleTimeout, signal });
+      } catch (error) {
+        if (signal?.aborted) return false;
+        throw error;
       }
-    } finally {
-      this.sinks.delete(sink);
-      this.checkResume();
-    }
+    };
   }
 
   /**
@@ -562,8 +581,8 @@ export class Listener extends EventEmitter<ListenerEvents> {
     this.abort.abort();
     if (this.sampler) clearInterval(this.sampler);
     if (!this.sampling) await this.samplerConn?.close();
-    this.resumeWaiter?.();
-    for (const sink of this.sinks) sink.signal();
+    this.resumes.wake();
+    for (const sink of this.sinks) sink.arrivals.wake();
     this.wakeState();
     const conn = this.conn;
     this.conn = undefined;
@@ -604,14 +623,12 @@ export class Listener extends EventEmitter<ListenerEvents> {
   private async until(done: () => boolean): Promise<void> {
     while (!done()) {
       this.assertOpen();
-      await new Promise<void>((resolve) => this.stateWaiters.add(resolve));
+      await this.stateChanges.wait();
     }
   }
 
   private wakeState(): void {
-    const waiters = [...this.stateWaiters];
-    this.stateWaiters.clear();
-    for (const wake of waiters) wake();
+    this.stateChanges.wake();
   }
 
   private scheduleReconcile(): void {
@@ -844,21 +861,21 @@ export class Listener extends EventEmitter<ListenerEvents> {
    * Waits while reading is paused: true when it resumes or the listener closes, false after
    * `timeout` ms (0: no limit) or as soon as `conn` is lost, so that pausedHeartbeat runs.
    */
-  private waitResume(conn: Connection, timeout: number): Promise<boolean> {
-    if (conn.status !== 'ok') return Promise.resolve(false);
-    return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      const settle = (resumed: boolean) => {
-        clearTimeout(timer);
-        conn.off('close', onClose);
-        this.resumeWaiter = undefined;
-        resolve(resumed);
-      };
-      const onClose = () => settle(false);
-      if (timeout > 0) timer = setTimeout(() => settle(false), timeout);
-      conn.once('close', onClose);
-      this.resumeWaiter = () => settle(true);
-    });
+  private async waitResume(conn: Connection, timeout: number): Promise<boolean> {
+    if (conn.status !== 'ok') return false;
+    const lost = new AbortController();
+    const onClose = () => lost.abort();
+    conn.once('close', onClose);
+    try {
+      return await this.resumes.wait({
+        timeout: timeout > 0 ? timeout : undefined,
+        signal: lost.signal,
+      });
+    } catch {
+      return false;
+    } finally {
+      conn.off('close', onClose);
+    }
   }
 
   /**
@@ -978,7 +995,7 @@ export class Listener extends EventEmitter<ListenerEvents> {
     if (this.pending > this.settings.highWaterMark / 2) return;
     this.paused = false;
     this.fire('backpressure', { paused: false, pending: this.pending });
-    this.resumeWaiter?.();
+    this.resumes.wake();
   }
 
   /**

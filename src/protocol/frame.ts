@@ -235,6 +235,16 @@ export interface BodyReader<T> {
   read(bytes: Uint8Array, start: number, end: number): T | null;
 }
 
+/** What FrameBuffer.scan found. */
+export interface FrameScan {
+  /** Whole frames of the type counted. */
+  count: number;
+  /** The stream offset where the count stopped. */
+  end: number;
+  /** True when it stopped at a frame of another type or a bad header, not at the end of the input. */
+  blocked: boolean;
+}
+
 /** Options shared by the decoders. */
 export interface DecoderOptions {
   /**
@@ -251,8 +261,12 @@ export interface DecoderOptions {
  */
 export const defaultMaxMessageSize = 256 * 1024 * 1024;
 
-/** The smallest buffer pushCopy allocates: room for a few socket reads. */
-const minStoreSize = 256 * 1024;
+/**
+ * The smallest buffer pushCopy allocates, and the most it keeps once everything in it has been
+ * read: room for a few small messages; a burst grows it, and draining it lets go of that.
+ */
+const minStoreSize = 16 * 1024;
+const emptyView = viewOf(EMPTY);
 
 /**
  * Splits a byte stream into frames: `type(1) length(4) body` for typed messages, or
@@ -271,7 +285,7 @@ const minStoreSize = 256 * 1024;
 export class FrameBuffer {
   private chunk: Uint8Array = EMPTY;
   /** A DataView over `chunk` (or over the store `chunk` starts), for reading Int32s in one call. */
-  private view = viewOf(EMPTY);
+  private view: DataView = emptyView;
   private pos = 0;
   /** Stream offset of chunk[0]. */
   private chunkBase = 0;
@@ -329,22 +343,20 @@ export class FrameBuffer {
     return this.chunkBase + this.pos;
   }
 
-  /**
-   * Where the last `scan` stopped (a stream offset), and whether it stopped at something
-   * other than the end of the input: a frame of another type or one with a bad header.
-   */
-  scanEnd = 0;
-  scanBlocked = false;
+  /** The size of the buffer pushCopy copies into (0 before the first copy or once let go). */
+  get copyBufferSize(): number {
+    return this.store.length;
+  }
 
   /**
    * Counts, without consuming or decoding anything, the whole typed frames of type `type`
    * that follow one another from stream offset `from` (a frame boundary at or after the read
-   * position). Stops at the end of the input or at a frame not complete yet (scanBlocked
-   * false), or at a frame of another type or with a bad header (scanBlocked true: `next`
-   * reads or rejects it); sets scanEnd to where it stopped. Checks headers only, as `next`
-   * does; bodies are checked when the frames are read. Never blocks.
+   * position). Stops at the end of the input or at a frame not complete yet (`blocked`
+   * false), or at a frame of another type or with a bad header (`blocked` true: `next` reads
+   * or rejects it). Checks headers only, as `next` does; bodies are checked when the frames
+   * are read. Never blocks.
    */
-  scan(type: number, from: number): number {
+  scan(type: number, from: number): FrameScan {
     const end = this.offset + this.bufferedBytes;
     let count = 0;
     let at = from;
@@ -372,9 +384,12 @@ export class FrameBuffer {
     }
     // A header not complete yet blocks only if its type byte is already another type.
     if (!blocked && at < end && end - at < 5) blocked = this.byteAt(at) !== type;
-    this.scanEnd = at;
-    this.scanBlocked = blocked;
-    return count;
+    return { count, end: at, blocked };
+  }
+
+  /** The type byte of the next frame, or -1 when no byte of it is buffered. Never blocks. */
+  nextType(): number {
+    return this.bufferedBytes === 0 ? -1 : this.peek(0);
   }
 
   /** The byte at stream offset `at`, which the caller knows is buffered. */
@@ -400,10 +415,11 @@ export class FrameBuffer {
    * Adds a copy of `bytes`, which the caller may reuse as soon as this returns (a socket's
    * one read buffer). The copies go into one buffer of the FrameBuffer's own: appended after
    * the bytes not yet consumed, which are first moved to its start when the rest does not
-   * fit. It is replaced by one twice the size of what is live (at least 256 KiB) when that does
+   * fit. It is replaced by one twice the size of what is live (at least 16 KiB) when that does
    * not fit in half of it, and as soon as it is four times larger than that (after one huge
-   * message). So a stream of reads costs no allocation once that buffer is large enough. Read
-   * a Frame from `next` before adding more.
+   * message); once every byte in it has been read, a buffer larger than 16 KiB is let go, so
+   * an idle connection keeps at most that. So a stream of reads costs no allocation once that
+   * buffer is large enough. Read a Frame from `next` before adding more.
    */
   pushCopy(bytes: Uint8Array): void {
     const n = bytes.length;
@@ -450,8 +466,8 @@ export class FrameBuffer {
       const end = pos + 1 + length;
       // An unknown type has limit 0, so this also sends it to the general path.
       if (end <= chunk.length && length >= 4 && length <= this.limits[type]!) {
-        this.pos = end;
         this.frame.reset(type, chunk, pos + 5, end, this.chunkBase, false);
+        this.consumedTo(end);
         return this.frame;
       }
     }
@@ -473,8 +489,25 @@ export class FrameBuffer {
     const end = pos + 1 + length;
     if (end > chunk.length || length < 4 || length > this.limits[type]!) return null;
     const value = reader.read(chunk, pos + 5, end);
-    if (value !== null) this.pos = end;
+    if (value !== null) this.consumedTo(end);
     return value;
+  }
+
+  /**
+   * Moves the read position to `end` in the current chunk. At the end of the input, lets go
+   * of the chunk, and of pushCopy's buffer when it grew beyond the smallest size.
+   */
+  private consumedTo(end: number): void {
+    const chunk = this.chunk;
+    if (end < chunk.length || this.head !== this.queue.length) {
+      this.pos = end;
+      return;
+    }
+    this.chunkBase += end;
+    this.chunk = EMPTY;
+    this.view = emptyView;
+    this.pos = 0;
+    if (this.store.length > minStoreSize) this.store = EMPTY;
   }
 
   /** The general path of `next`: header checks, frames across chunks, untyped packets. */
@@ -501,8 +534,8 @@ export class FrameBuffer {
       if (length < 4 || length > limit) this.badLength(length, type, lengthAt);
       const end = lengthAt + length;
       if (end <= chunk.length) {
-        this.pos = end;
         this.frame.reset(type, chunk, lengthAt + 4, end, this.chunkBase, false);
+        this.consumedTo(end);
         return this.frame;
       }
       const total = end - pos;
@@ -562,6 +595,7 @@ export class FrameBuffer {
       if (filled === total) break;
       this.advance();
     }
+    this.consumedTo(this.pos);
     const bodyAt = type < 0 ? 4 : 5;
     this.frame.reset(type, out, bodyAt, total, start, true);
     return this.frame;

@@ -95,6 +95,7 @@ export {
   defaultMaxMessageSize,
   Frame,
   FrameBuffer,
+  type FrameScan,
 } from './frame.js';
 export { type CopyFail, writeCopyFail } from './frontend/copy-fail.js';
 export { FrontendDecoder } from './frontend/decoder.js';

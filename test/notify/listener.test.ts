@@ -347,6 +347,43 @@ describe.each(transports)('$name', ({ url }) => {
       expect((error as ConnectionError).code).toBe('CONNECTION_AUTH');
     });
 
+    it('batches(): everything queued in one next(), the gap marker in its place', async () => {
+      const listener = track(await createListener(url, { reconnectInitialDelayMs: 20 }));
+      const channel = fresh();
+      await listener.listen(channel);
+      const batches = listener.batches();
+      const before = listener.stream();
+      const sender = await notifier();
+      const payloadOf = (item: ListenerItem) =>
+        item.type === 'notification' ? item.payload : 'gap';
+      for (let i = 1; i <= 3; i++) await sender.notify(channel, `before-${i}`);
+      await collect(before, (list) => list.length === 3);
+      const gapSeen = once(listener, 'gap');
+      await sender.query('SELECT pg_terminate_backend($1::int)', [String(listener.processId)]);
+      await gapSeen;
+      const after = listener.stream();
+      for (let i = 1; i <= 3; i++) await sender.notify(channel, `after-${i}`);
+      await collect(after, (list) => list.length === 3);
+      const first = await batches.next();
+      expect(first.done).toBe(false);
+      expect((first.value as ListenerItem[]).map(payloadOf)).toEqual([
+        'before-1',
+        'before-2',
+        'before-3',
+        'gap',
+        'after-1',
+        'after-2',
+        'after-3',
+      ]);
+      await sender.notify(channel, 'later');
+      expect(((await batches.next()).value as ListenerItem[]).map(payloadOf)).toEqual(['later']);
+      const controller = new AbortController();
+      const aborted = listener.batches({ signal: controller.signal }).next();
+      controller.abort();
+      expect(await aborted).toEqual({ done: true, value: undefined });
+      await batches.return();
+    });
+
     it('close() ends iterators and later calls fail', async () => {
       const listener = await createListener(url);
       await listener.listen(fresh());

@@ -307,6 +307,72 @@ describe.each(transports)('$name', ({ plain, options }) => {
       expect((error as ConnectionError).code).toBe('CONNECTION_LOST');
     });
 
+    it('in batches: each next() yields everything queued, in order, once', async () => {
+      const channel = fresh('it');
+      await listener.listen(channel);
+      await notifier.query('SELECT pg_notify($1, i::text) FROM generate_series(1, 500) i', [
+        channel,
+      ]);
+      const batches: Notification[][] = [];
+      let count = 0;
+      for await (const batch of listener.notificationBatches()) {
+        batches.push(batch);
+        count += batch.length;
+        if (count >= 500) break;
+      }
+      expect(batches.every((batch) => batch.length > 0)).toBe(true);
+      expect(batches.flat().map((n) => n.payload)).toEqual(
+        Array.from({ length: 500 }, (_, i) => String(i + 1)),
+      );
+      expect(batches[0]![0]).toEqual({ channel, payload: '1', processId: notifier.backendPid });
+      expect(listener.pendingNotifications).toBe(0);
+    });
+
+    it('in batches: a batch holds what was queued during a command, taken at once', async () => {
+      const channel = fresh('it');
+      await listener.listen(channel);
+      await listener.exec(`NOTIFY ${channel}, 'a'; NOTIFY ${channel}, 'b'; SELECT 1`);
+      expect(listener.pendingNotifications).toBe(2);
+      const batches = listener.notificationBatches();
+      const first = await batches.next();
+      expect(first).toEqual({
+        done: false,
+        value: [
+          { channel, payload: 'a', processId: listener.backendPid },
+          { channel, payload: 'b', processId: listener.backendPid },
+        ],
+      });
+      await batches.return();
+    });
+
+    it('in batches: abort, close() and idleTimeout end it cleanly', async () => {
+      await listener.listen(fresh('it'));
+      const controller = new AbortController();
+      const aborted = listener.notificationBatches({ signal: controller.signal }).next();
+      controller.abort();
+      expect(await aborted).toEqual({ done: true, value: undefined });
+      const idle = listener.notificationBatches({ idleTimeout: 20 }).next();
+      expect(await idle).toEqual({ done: true, value: undefined });
+      const pending = listener.notificationBatches().next();
+      await listener.close();
+      expect(await pending).toEqual({ done: true, value: undefined });
+    });
+
+    it('in batches: a lost connection throws after the queued notifications', async () => {
+      const channel = fresh('it');
+      await listener.listen(channel);
+      await notifier.notify(channel, 'before');
+      await listener.waitReadable();
+      await notifier.query('SELECT pg_terminate_backend($1::int)', [String(listener.backendPid)]);
+      const seen: string[] = [];
+      const error = await (async () => {
+        for await (const batch of listener.notificationBatches())
+          for (const n of batch) seen.push(n.payload);
+      })().catch((caught: unknown) => caught);
+      expect(seen).toEqual(['before']);
+      expect((error as ConnectionError).code).toBe('CONNECTION_LOST');
+    });
+
     // Over TLS, the stream reports its end only once the input before it is read.
     it.runIf(plain)('keeps notifications that arrived before a close it saw first', async () => {
       const channel = fresh('it');

@@ -52,11 +52,11 @@ describe('Decoder header errors', () => {
     const error = protocolError(() => decoder.next());
     expect(error.offset).toBe(ready.length + 1);
     expect(error.message).toMatch(/NotificationResponse length \d+ exceeds 32258/);
-    // The same from notificationsAhead / nextOther: the count stops, the read throws.
+    // The same from scan / nextNotification: the count stops, the read throws.
     const counting = new Decoder();
     counting.push(Uint8Array.of(0x41, ...i32(limit + 1)));
-    expect(counting.notificationsAhead()).toBe(0);
-    expect(() => counting.nextOther(() => undefined)).toThrow(/exceeds 32258/);
+    expect(counting.scan(0)).toEqual({ count: 0, end: 0, blocked: true });
+    expect(() => counting.nextNotification()).toThrow(/exceeds 32258/);
     // The largest a server can send is accepted.
     const largest = new Decoder();
     const payload = 'é'.repeat(15_998);

@@ -308,27 +308,30 @@ describe('BackendMessage narrowing', () => {
   });
 });
 
-/** A NotificationResponse without its tag, as nextOther and nextNotification give it. */
+/** A NotificationResponse without its tag, as nextNotification gives it. */
 function untagged(m: BackendMessage): unknown {
   return m.type === 'NotificationResponse'
     ? { channel: m.channel, payload: m.payload, processId: m.processId }
     : m;
 }
 
-describe('Decoder.nextOther', () => {
-  function decodeOther(chunks: Iterable<Uint8Array>): unknown[] {
+describe('Decoder.nextNotification and nextOther', () => {
+  /** Reads as a connection does: notifications first, then any other message. */
+  function decodeSplit(chunks: Iterable<Uint8Array>): unknown[] {
     const decoder = new Decoder();
     const out: unknown[] = [];
-    const onNotification = (n: unknown) => out.push(n);
     for (const chunk of chunks) {
       decoder.push(chunk.slice());
-      for (
-        let m = decoder.nextOther(onNotification);
-        m !== null;
-        m = decoder.nextOther(onNotification)
-      ) {
-        expect(m.type).not.toBe('NotificationResponse');
-        out.push(m);
+      for (;;) {
+        const notification = decoder.nextNotification();
+        if (notification !== null) {
+          out.push(notification);
+          continue;
+        }
+        const message = decoder.nextOther();
+        if (message === null) break;
+        expect(message.type).not.toBe('NotificationResponse');
+        out.push(message);
       }
     }
     expect(decoder.bufferedBytes).toBe(0);
@@ -337,40 +340,77 @@ describe('Decoder.nextOther', () => {
 
   it('hands notifications over untagged, in stream order, in every chunking', () => {
     for (const { how, chunks } of splits(mixedStream)) {
-      expect(decodeOther(chunks), how).toEqual(mixedMessages.map(untagged));
+      expect(decodeSplit(chunks), how).toEqual(mixedMessages.map(untagged));
     }
   });
 
   it('gives notifications exactly channel, payload and processId', () => {
-    const [n] = decodeOther([frame('A', i32(9), str('ch'), str('pay'))]);
+    const [n] = decodeSplit([frame('A', i32(9), str('ch'), str('pay'))]);
     expect(Object.keys(n as object)).toEqual(['channel', 'payload', 'processId']);
     expect(JSON.stringify(n)).toBe('{"channel":"ch","payload":"pay","processId":9}');
   });
+
+  it('each declines, consuming nothing, what the other reads', () => {
+    const decoder = new Decoder();
+    decoder.push(concat(frame('A', i32(9), str('ch'), str('pay')), frame('Z', [0x49])));
+    expect(decoder.nextOther()).toBeNull();
+    expect(decoder.nextNotification()).toEqual({ channel: 'ch', payload: 'pay', processId: 9 });
+    expect(decoder.nextNotification()).toBeNull();
+    expect(decoder.nextOther()).toEqual({ type: 'ReadyForQuery', transactionStatus: 'I' });
+    expect(decoder.nextOther()).toBeNull();
+    expect(decoder.nextNotification()).toBeNull();
+  });
+
+  it('shares one channel cache between next() and nextNotification()', () => {
+    const decoder = new Decoder();
+    decoder.push(
+      concat(
+        frame('A', i32(1), str('same'), str('a')),
+        frame('A', i32(2), str('same'), str('b')),
+        frame('A', i32(3), str('other'), str('c')),
+      ),
+    );
+    const first = decoder.next();
+    const second = decoder.nextNotification();
+    expect(first).toEqual({
+      type: 'NotificationResponse',
+      processId: 1,
+      channel: 'same',
+      payload: 'a',
+    });
+    expect(second).toEqual({ channel: 'same', payload: 'b', processId: 2 });
+    expect(decoder.next()).toMatchObject({ channel: 'other', payload: 'c' });
+  });
 });
 
-describe('Decoder.notificationsAhead and nextNotification', () => {
+describe('Decoder.scan', () => {
   const notifications = backendFixtures.filter((f) => f.message.type === 'NotificationResponse');
   const run = concat(...notifications.map((f) => f.bytes));
   const ready = frame('Z', [0x49]);
 
-  it('counts whole notifications without consuming them, then hands them out in order', () => {
+  it('counts whole notifications without consuming them, in every chunking', () => {
     for (const { how, chunks } of splits(concat(run, ready))) {
       const decoder = new Decoder();
       let counted = 0;
+      let end = 0;
+      let blocked = false;
       for (const chunk of chunks) {
         decoder.push(chunk.slice());
-        const ahead = decoder.notificationsAhead();
-        expect(ahead, how).toBeGreaterThanOrEqual(counted);
-        counted = ahead;
+        const scan = decoder.scan(end);
+        counted += scan.count;
+        end = scan.end;
+        blocked = scan.blocked;
       }
       expect(counted, how).toBe(notifications.length);
-      expect(decoder.blockedAhead, how).toBe(true);
+      expect(end, how).toBe(run.length);
+      expect(blocked, how).toBe(true);
+      expect(decoder.offset, how).toBe(0);
       const taken: unknown[] = [];
       for (let n = decoder.nextNotification(); n !== null; n = decoder.nextNotification()) {
         taken.push(n);
       }
       expect(taken, how).toEqual(notifications.map((f) => untagged(f.message)));
-      expect(decoder.notificationsAhead()).toBe(0);
+      expect(decoder.scan(decoder.offset)).toEqual({ count: 0, end: run.length, blocked: true });
       expect(decoder.next(), how).toEqual({ type: 'ReadyForQuery', transactionStatus: 'I' });
       expect(decoder.bufferedBytes).toBe(0);
     }
@@ -379,45 +419,46 @@ describe('Decoder.notificationsAhead and nextNotification', () => {
   it('is not blocked by a notification that is not complete yet', () => {
     const decoder = new Decoder();
     decoder.push(run.subarray(0, run.length - 1));
-    expect(decoder.notificationsAhead()).toBe(notifications.length - 1);
-    expect(decoder.blockedAhead).toBe(false);
+    const partial = decoder.scan(0);
+    expect(partial.count).toBe(notifications.length - 1);
+    expect(partial.blocked).toBe(false);
     decoder.push(run.subarray(run.length - 1));
-    expect(decoder.notificationsAhead()).toBe(notifications.length);
-    expect(decoder.blockedAhead).toBe(false);
+    expect(decoder.scan(partial.end)).toEqual({ count: 1, end: run.length, blocked: false });
   });
 
-  it('counts again from the read position after another read', () => {
+  it('counts from the read position after a read', () => {
     const decoder = new Decoder();
     decoder.push(run);
-    expect(decoder.notificationsAhead()).toBe(notifications.length);
+    expect(decoder.scan(decoder.offset).count).toBe(notifications.length);
     expect(decoder.next()).toEqual(notifications[0]?.message);
-    expect(decoder.notificationsAhead()).toBe(notifications.length - 1);
-    expect(decoder.nextNotification()).toEqual(untagged(notifications[1]!.message));
-    expect(decoder.notificationsAhead()).toBe(notifications.length - 2);
+    expect(decoder.scan(decoder.offset).count).toBe(notifications.length - 1);
   });
 
-  it('stops at a bad header, which next() then rejects', () => {
+  it('stops at a bad header, which the reads then reject', () => {
     const decoder = new Decoder();
     decoder.push(concat(run, Uint8Array.of(0x41, 0, 0, 0, 2)));
-    expect(decoder.notificationsAhead()).toBe(notifications.length);
-    expect(decoder.blockedAhead).toBe(true);
+    expect(decoder.scan(0)).toEqual({
+      count: notifications.length,
+      end: run.length,
+      blocked: true,
+    });
     for (let i = 0; i < notifications.length; i++)
       expect(decoder.nextNotification()).not.toBeNull();
-    expect(decoder.nextNotification()).toBeNull();
-    const error = protocolError(() => decoder.next());
+    const error = protocolError(() => decoder.nextNotification());
     expect(error.offset).toBe(run.length + 1);
+    expect(protocolError(() => decoder.next())).toBe(error);
   });
 
-  it('finds a malformed body only when the notification is taken', () => {
+  it('counts a malformed body, found only when the notification is read', () => {
     const bad = frame('A', i32(1), str('c'), [0x61, 0x62]);
     const decoder = new Decoder();
     decoder.push(concat(run, bad));
-    expect(decoder.notificationsAhead()).toBe(notifications.length + 1);
+    expect(decoder.scan(0).count).toBe(notifications.length + 1);
     for (let i = 0; i < notifications.length; i++) decoder.nextNotification();
     const error = protocolError(() => decoder.nextNotification());
     expect(error.offset).toBe(run.length + 11);
     expect(error.message).toMatch(/NotificationResponse: string without its NUL terminator/);
-    expect(decoder.notificationsAhead()).toBe(0);
+    expect(decoder.scan(decoder.offset).count).toBe(0);
     expect(protocolError(() => decoder.next())).toBe(error);
   });
 });
@@ -545,17 +586,62 @@ describe('Decoder.pushCopy', () => {
     expect(messages).toHaveLength(6001);
   });
 
+  it('lets its grown buffer go once drained, by whichever read drains it', () => {
+    // 300 KB in 64 KiB reads, read only after every third: the buffer grows past 128 KiB.
+    const stream = notificationStream(3000, (i) => 40 + (i % 120));
+    expect(stream.length).toBeGreaterThan(300_000);
+    const scratch = new Uint8Array(64 * 1024);
+    const read = {
+      next: (decoder: Decoder) => decoder.next() !== null,
+      nextNotification: (decoder: Decoder) => decoder.nextNotification() !== null,
+      assembled: (decoder: Decoder) => decoder.next() !== null,
+    };
+    for (const [how, take] of Object.entries(read)) {
+      const decoder = new Decoder();
+      expect(decoder.copyBufferSize, how).toBe(0);
+      let reads = 0;
+      let largest = 0;
+      for (let at = 0; at < stream.length; at += scratch.length) {
+        const end = Math.min(at + scratch.length, stream.length);
+        // The last frame, pushed on its own in two parts, is assembled from both.
+        if (how === 'assembled' && end === stream.length) {
+          pushThroughScratch(decoder, stream.subarray(at, end - 3), scratch);
+          decoder.push(stream.slice(end - 3, end));
+        } else pushThroughScratch(decoder, stream.subarray(at, end), scratch);
+        largest = Math.max(largest, decoder.copyBufferSize);
+        if (++reads % 3 === 0) while (take(decoder));
+      }
+      while (take(decoder));
+      expect(decoder.bufferedBytes, how).toBe(0);
+      expect(largest, how).toBeGreaterThan(128 * 1024);
+      expect(decoder.copyBufferSize, how).toBe(0);
+      // Small reads afterwards get a small buffer, kept (and reused) while drained.
+      pushThroughScratch(decoder, frame('Z', [0x49]), scratch);
+      expect(decoder.next(), how).toEqual({ type: 'ReadyForQuery', transactionStatus: 'I' });
+      expect(decoder.copyBufferSize, how).toBe(16 * 1024);
+      pushThroughScratch(decoder, frame('Z', [0x49]), scratch);
+      expect(decoder.next(), how).toEqual({ type: 'ReadyForQuery', transactionStatus: 'I' });
+      expect(decoder.copyBufferSize, how).toBe(16 * 1024);
+    }
+  });
+
   it('counts notifications ahead across a compaction, then hands them out', () => {
     const stream = notificationStream(4000, (i) => 30 + (i % 200));
     const expected = decodeAll([stream]).map(untagged);
     const scratch = new Uint8Array(50_000);
     const decoder = new Decoder();
     const taken: unknown[] = [];
+    let counted = 0;
+    let end = 0;
     for (let at = 0; at < stream.length; at += scratch.length) {
       pushThroughScratch(decoder, stream.subarray(at, at + scratch.length), scratch);
-      const ahead = decoder.notificationsAhead();
+      const scan = decoder.scan(counted === 0 ? decoder.offset : end);
+      counted += scan.count;
+      end = scan.end;
       // Take half of what is counted, leaving the rest for the next compaction to move.
-      for (let k = 0; k < ahead >> 1; k++) taken.push(decoder.nextNotification());
+      const half = counted >> 1;
+      for (let k = 0; k < half; k++) taken.push(decoder.nextNotification());
+      counted -= half;
     }
     for (let n = decoder.nextNotification(); n !== null; n = decoder.nextNotification()) {
       taken.push(n);

@@ -92,19 +92,21 @@ const frontendStream = concat(
   frame('X'),
 );
 
-/** Reads the way an idle connection does: counted notifications first, then next(). */
+/** Reads the way an idle connection does: notifications counted by scan first, then next(). */
 class CountingReader implements Decodes {
   readonly decoder = new Decoder({ maxMessageSize: 1 << 20 });
+  private counted = 0;
 
   push(chunk: Uint8Array): void {
     this.decoder.push(chunk);
   }
 
   next(): unknown {
-    const notification =
-      this.decoder.notificationsAhead() > 0 ? this.decoder.nextNotification() : null;
-    if (notification === null) return this.decoder.next();
-    return { type: 'NotificationResponse', ...notification };
+    if (this.counted === 0) this.counted = this.decoder.scan(this.decoder.offset).count;
+    if (this.counted === 0) return this.decoder.next();
+    this.counted--;
+    const notification = this.decoder.nextNotification();
+    return notification && { type: 'NotificationResponse', ...notification };
   }
 
   get bufferedBytes(): number {

@@ -1,5 +1,5 @@
 import { backendMessageCodes } from '../codes.js';
-import { type DecoderOptions, type Frame, FrameBuffer } from '../frame.js';
+import { type DecoderOptions, FrameBuffer, type FrameScan } from '../frame.js';
 import {
   type BackendMessage,
   decodeOtherBackendMessage,
@@ -9,7 +9,6 @@ import {
   decodeNotificationFields,
   type NotificationFields,
   NotificationReader,
-  type NotificationResponse,
 } from './notification-response.js';
 
 const notificationCode = backendMessageCodes.NotificationResponse;
@@ -70,15 +69,17 @@ export const backendMessageLimits: Readonly<Record<string, number>> = Object.fre
  * BackendMessages. Pure: no I/O, timers or callbacks of its own, and no method ever blocks.
  *
  * Feed it with `push` in any chunking (a frame split at any byte, or thousands of frames in
- * one chunk, decode the same) and call `next` until it returns null. `nextOther` does the
- * same but hands notifications to a callback; `notificationsAhead` and `nextNotification`
- * count notifications first and decode them only when they are taken.
+ * one chunk, decode the same) and call `next` until it returns null. Notifications have one
+ * reader, with one channel cache: `nextNotification` (the fields, as a connection queues
+ * them), on which `next` builds its tagged NotificationResponse; `nextOther` reads any other
+ * message, and `scan` counts the notifications ahead without decoding them.
  *
  * Ownership: the decoder keeps a reference to each chunk given to `push` until all of its
  * bytes have been returned as messages; do not modify a chunk after pushing it. `pushCopy`
- * copies instead, into a buffer the decoder reuses, for a caller that reuses its own.
- * Returned messages own their data (strings, numbers, copied bytes) and never change
- * afterwards, whatever happens to the chunks.
+ * copies instead, into a buffer the decoder reuses, for a caller that reuses its own; that
+ * buffer goes back to a small size whenever everything in it has been read. Returned
+ * messages own their data (strings, numbers, copied bytes) and never change afterwards,
+ * whatever happens to the chunks.
  *
  * Errors: bytes that break the protocol (see ProtocolError) make the reading methods throw
  * a ProtocolError whose `offset` counts from the first byte ever pushed. The decoder then
@@ -89,14 +90,7 @@ export const backendMessageLimits: Readonly<Record<string, number>> = Object.fre
  */
 export class Decoder {
   private readonly frames: FrameBuffer;
-  /** The hot path for notifications, for `next` (tagged) and for the other readers. */
-  private readonly tagged: NotificationReader<NotificationResponse> = NotificationReader.tagged();
-  private readonly untagged: NotificationReader<NotificationFields> = NotificationReader.untagged();
-  /** Read position that `ahead` counts from; anything but nextNotification moves it. */
-  private aheadAt = -1;
-  /** Whole NotificationResponse frames counted from aheadAt, and where the count stopped. */
-  private ahead = 0;
-  private aheadEnd = 0;
+  private readonly notifications = new NotificationReader();
 
   constructor(options?: DecoderOptions) {
     this.frames = new FrameBuffer(backendMessageCodes, 'message', options, backendMessageLimits);
@@ -115,101 +109,73 @@ export class Decoder {
     this.frames.pushCopy(bytes);
   }
 
-  /** The next whole message, or null when more bytes are needed. Throws ProtocolError. */
+  /**
+   * The next whole message, or null when more bytes are needed. A notification comes as a
+   * NotificationResponse made from what nextNotification() reads. Throws ProtocolError.
+   */
   next(): BackendMessage | null {
-    return this.frames.nextWith(notificationCode, this.tagged) ?? this.nextThroughFrame();
-  }
-
-  /** `next` for everything but a well-formed notification whole in the current chunk. */
-  private nextThroughFrame(): BackendMessage | null {
-    const frame = this.frames.next(true);
-    if (frame === null) return null;
-    if (frame.type !== notificationCode) return decodeOtherBackendMessage(frame);
-    return (
-      frame.readWith(this.tagged) ?? {
-        type: 'NotificationResponse',
-        ...decodeNotificationFields(frame),
-      }
-    );
+    const notification = this.nextNotification();
+    if (notification === null) return this.nextOther();
+    return {
+      type: 'NotificationResponse',
+      processId: notification.processId,
+      channel: notification.channel,
+      payload: notification.payload,
+    };
   }
 
   /**
-   * The notification in a NotificationResponse frame from `frames.next`, untagged: read in
-   * one call, or field by field when the reader declines, which throws what is malformed.
-   */
-  private untaggedIn(frame: Frame): NotificationFields {
-    return frame.readWith(this.untagged) ?? decodeNotificationFields(frame);
-  }
-
-  /**
-   * Like `next`, but every NotificationResponse on the way is handed to `onNotification`
-   * (synchronously, in stream order, without its `type` tag) instead of being returned:
-   * returns the next message of any other type, or null when more bytes are needed. Throws
-   * ProtocolError, and whatever `onNotification` throws (the frame it was given is consumed).
-   */
-  nextOther(
-    onNotification: (notification: NotificationFields) => void,
-  ): OtherBackendMessage | null {
-    for (;;) {
-      const notification = this.frames.nextWith(notificationCode, this.untagged);
-      if (notification !== null) {
-        onNotification(notification);
-        continue;
-      }
-      const frame = this.frames.next(true);
-      if (frame === null) return null;
-      if (frame.type !== notificationCode) return decodeOtherBackendMessage(frame);
-      onNotification(this.untaggedIn(frame));
-    }
-  }
-
-  /**
-   * The number of whole NotificationResponse frames that come next, before any message of
-   * another type, bad header or frame not complete yet: what nextNotification() can take,
-   * one at a time. Decodes and consumes nothing. Only bytes pushed since the previous call
-   * are scanned, as long as nothing but nextNotification() read in between. Never blocks.
-   */
-  notificationsAhead(): number {
-    const at = this.frames.offset;
-    if (at !== this.aheadAt) {
-      this.aheadAt = at;
-      this.aheadEnd = at;
-      this.ahead = 0;
-    }
-    this.ahead += this.frames.scan(notificationCode, this.aheadEnd);
-    this.aheadEnd = this.frames.scanEnd;
-    return this.ahead;
-  }
-
-  /**
-   * True when the last notificationsAhead() stopped at a message of another type or at a
-   * bad header, which `next` or `nextOther` would return or reject; false when it stopped
-   * at the end of the input.
-   */
-  get blockedAhead(): boolean {
-    return this.frames.scanBlocked;
-  }
-
-  /**
-   * Decodes the next message, which notificationsAhead() counted as a NotificationResponse,
-   * without its `type` tag; null when notificationsAhead() would return 0. Throws
-   * ProtocolError when the body is malformed (only headers were checked by the count).
+   * The next message when it is a whole NotificationResponse, as its fields (without the
+   * `type` tag: what a connection queues); null, consuming nothing, when more bytes are needed
+   * or a message of another type comes next. Throws ProtocolError for a bad header or a
+   * malformed body.
    */
   nextNotification(): NotificationFields | null {
-    if (this.ahead === 0 || this.frames.offset !== this.aheadAt) {
-      if (this.notificationsAhead() === 0) return null;
-    }
-    // A counted frame is whole and has a valid header, so next() returns it.
-    const notification =
-      this.frames.nextWith(notificationCode, this.untagged) ??
-      this.untaggedIn(this.frames.next(true)!);
-    this.ahead--;
-    this.aheadAt = this.frames.offset;
-    return notification;
+    const frames = this.frames;
+    const notification = frames.nextWith(notificationCode, this.notifications);
+    if (notification !== null || frames.nextType() !== notificationCode) return notification;
+    const frame = frames.next(true);
+    if (frame === null) return null;
+    return frame.readWith(this.notifications) ?? decodeNotificationFields(frame);
+  }
+
+  /**
+   * The next message when it is not a NotificationResponse; null, consuming nothing, when more
+   * bytes are needed or a NotificationResponse comes next (read it with nextNotification).
+   * Throws ProtocolError.
+   */
+  nextOther(): OtherBackendMessage | null {
+    if (this.frames.nextType() === notificationCode) return null;
+    const frame = this.frames.next(true);
+    return frame === null ? null : decodeOtherBackendMessage(frame);
+  }
+
+  /**
+   * Counts the whole NotificationResponse frames that follow one another from stream offset
+   * `from` (the read position, `offset`, or where an earlier scan ended while nothing was read
+   * since but the frames it counted), up to the end of the input, a frame not complete yet, or
+   * a message of another type or a bad header (`blocked`, which nextOther or nextNotification
+   * then returns or throws). Decodes and consumes nothing; checks headers only. Never blocks.
+   */
+  scan(from: number): FrameScan {
+    return this.frames.scan(notificationCode, from);
+  }
+
+  /** The stream offset of the read position: bytes consumed as messages so far. */
+  get offset(): number {
+    return this.frames.offset;
   }
 
   /** Number of bytes pushed and not yet returned as messages. */
   get bufferedBytes(): number {
     return this.frames.bufferedBytes;
+  }
+
+  /**
+   * The size of the buffer pushCopy copies into: grown by a burst, back to at most 16 KiB
+   * once everything pushed has been read (0 before the first copy).
+   */
+  get copyBufferSize(): number {
+    return this.frames.copyBufferSize;
   }
 }

@@ -48,32 +48,20 @@ function lastText(bytes: Uint8Array, start: number, last: number): string | null
 
 /**
  * Decodes NotificationResponse bodies where they lie (a BodyReader for FrameBuffer.nextWith
- * and Frame.readWith): the decoders' hot path. It remembers the last channel name, so a
- * channel that repeats from message to message costs a byte comparison instead of a new
- * string; short ASCII payloads are built in JS, longer ones decoded natively and then checked
- * for an early NUL. A malformed body gives null, and the Frame path reports it. Create one
- * with `tagged()` (NotificationResponse messages) or `untagged()` (NotificationFields).
+ * and Frame.readWith) into NotificationFields: the decoder's hot path, one per Decoder. It
+ * remembers the last channel name, so a channel that repeats from message to message costs a
+ * byte comparison instead of a new string; short ASCII payloads are built in JS, longer ones
+ * decoded natively and then checked for an early NUL. A malformed body gives null, and the
+ * Frame path (decodeNotificationFields) reports it.
  */
-export class NotificationReader<T extends NotificationFields> implements BodyReader<T> {
+export class NotificationReader implements BodyReader<NotificationFields> {
   /** The last channel name's bytes (room for the server's 63, grown for longer ones). */
   private channelBytes = new Uint8Array(64);
   private channelLength = 0;
   private channelText = '';
 
-  private constructor(private readonly withTag: boolean) {}
-
-  /** A reader whose values are NotificationResponse messages. */
-  static tagged(): NotificationReader<NotificationResponse> {
-    return new NotificationReader<NotificationResponse>(true);
-  }
-
-  /** A reader whose values are NotificationFields, without the `type` tag. */
-  static untagged(): NotificationReader<NotificationFields> {
-    return new NotificationReader<NotificationFields>(false);
-  }
-
   /** See BodyReader.read. */
-  read(bytes: Uint8Array, start: number, end: number): T | null {
+  read(bytes: Uint8Array, start: number, end: number): NotificationFields | null {
     // processId, then two Strings, the second ending at the body's last byte.
     const last = end - 1;
     if (last - start < 5 || bytes[last] !== 0) return null;
@@ -101,11 +89,7 @@ export class NotificationReader<T extends NotificationFields> implements BodyRea
     const payload =
       (bits & 0x80) === 0 ? shortAsciiText(bytes, at, last - at) : lastText(bytes, at, last);
     if (payload === null) return null;
-    return (
-      this.withTag
-        ? { type: 'NotificationResponse', processId, channel, payload }
-        : { channel, payload, processId }
-    ) as T;
+    return { channel, payload, processId };
   }
 
   /**

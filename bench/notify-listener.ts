@@ -24,7 +24,7 @@
  * postgres.js run on Node only.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { type Connection, connect, escapeIdentifier } from '../src/index.js';
+import { type Connection, connect, escapeIdentifier, type Notification } from '../src/index.js';
 import { dialSocket } from '../src/socket/socket.js';
 import type { Dialer, Transport } from '../src/socket/transport.js';
 import { RawSession } from './raw-session.js';
@@ -36,6 +36,7 @@ import { RawSession } from './raw-session.js';
 export type JsClient =
   | 'pqnotify-loop'
   | 'pqnotify-iter'
+  | 'pqnotify-batch'
   | 'pg'
   | 'postgres'
   | 'node-raw'
@@ -263,7 +264,13 @@ async function sampleLatency(
   return { hotUs, pacedUs, handoutUs };
 }
 
-async function pqnotifyReceiver(task: ListenerTask, iterate: boolean): Promise<Receiver> {
+/**
+ * How a pqnotify listener takes its notifications: the libpq loop (waitReadable,
+ * consumeInput, notifies), `for await` over notifications(), or over notificationBatches().
+ */
+type PqnotifyStyle = 'loop' | 'iter' | 'batch';
+
+async function pqnotifyReceiver(task: ListenerTask, style: PqnotifyStyle): Promise<Receiver> {
   const clock = task.timed ? new HandoutClock() : undefined;
   const conn = await connect(
     pqnotifyUrl(task),
@@ -322,36 +329,88 @@ async function pqnotifyReceiver(task: ListenerTask, iterate: boolean): Promise<R
       lastPayload,
     };
   };
+  const burstByBatches = async (n: number, progress: Progress): Promise<BurstTiming> => {
+    let first = 0;
+    let firstPayload = '';
+    let lastPayload = '';
+    for await (const batch of conn.notificationBatches()) {
+      if (progress.count === 0) {
+        first = performance.now();
+        firstPayload = batch[0]?.payload ?? '';
+      }
+      progress.count += batch.length;
+      if (progress.count >= n) {
+        lastPayload = batch[batch.length - 1]?.payload ?? '';
+        break;
+      }
+    }
+    return {
+      count: progress.count,
+      first,
+      last: performance.now(),
+      cpu: process.cpuUsage(),
+      firstPayload,
+      lastPayload,
+    };
+  };
+  /** Resolves with the next notification's payload, the way `style` takes them. */
+  const receiver = (): { receive: () => Promise<string>; stop: () => Promise<unknown> } => {
+    if (style === 'iter') {
+      const iterator = conn.notifications()[Symbol.asyncIterator]();
+      return {
+        receive: async () => {
+          const next = await iterator.next();
+          clock?.handout();
+          if (next.done) throw new Error('the notification iterator ended');
+          return next.value.payload;
+        },
+        stop: () => iterator.return(),
+      };
+    }
+    if (style === 'batch') {
+      const batches = conn.notificationBatches()[Symbol.asyncIterator]();
+      let batch: Notification[] = [];
+      return {
+        receive: async () => {
+          if (batch.length === 0) {
+            const next = await batches.next();
+            clock?.handout();
+            if (next.done) throw new Error('the batch iterator ended');
+            batch = next.value;
+          }
+          return batch.shift()?.payload ?? '';
+        },
+        stop: () => batches.return(),
+      };
+    }
+    return {
+      receive: async () => {
+        for (;;) {
+          const notification = conn.notifies();
+          if (notification) {
+            clock?.handout();
+            return notification.payload;
+          }
+          await conn.waitReadable();
+          conn.consumeInput();
+        }
+      },
+      stop: async () => undefined,
+    };
+  };
+  const bursts = { loop: burstByLoop, iter: burstByIterator, batch: burstByBatches };
   return {
-    burst: iterate ? burstByIterator : burstByLoop,
+    burst: bursts[style],
     async latency() {
       const notifier = await connect(pqnotifyUrl(task));
-      const iterator = conn.notifications()[Symbol.asyncIterator]();
-      const receive = iterate
-        ? async () => {
-            const next = await iterator.next();
-            clock?.handout();
-            if (next.done) throw new Error('the notification iterator ended');
-            return next.value.payload;
-          }
-        : async () => {
-            for (;;) {
-              const notification = conn.notifies();
-              if (notification) {
-                clock?.handout();
-                return notification.payload;
-              }
-              await conn.waitReadable();
-              conn.consumeInput();
-            }
-          };
+      const { receive, stop } = receiver();
       const series = await sampleLatency(
         task,
         (payload) => notifier.notify(task.channel, payload),
         receive,
         clock,
       );
-      await iterator.return();
+      await stop();
       await notifier.close();
       return series;
     },
@@ -520,9 +579,11 @@ async function rawReceiver(task: ListenerTask, frames: boolean): Promise<Receive
 function receiverFor(task: ListenerTask): Promise<Receiver> {
   switch (task.client) {
     case 'pqnotify-loop':
-      return pqnotifyReceiver(task, false);
+      return pqnotifyReceiver(task, 'loop');
     case 'pqnotify-iter':
-      return pqnotifyReceiver(task, true);
+      return pqnotifyReceiver(task, 'iter');
+    case 'pqnotify-batch':
+      return pqnotifyReceiver(task, 'batch');
     case 'pg':
       return pgReceiver(task);
     case 'postgres':

@@ -192,7 +192,8 @@ export function renderMarkdown(report: NotifyReport): string {
     '  after the sample. JS clients: both connections on one event loop. Percentiles are',
     '  nearest-rank per process, then the median over repetitions. Targets use the paced series.',
     '- Clients: pqnotify-loop = waitReadable/consumeInput/notifies, pqnotify-iter =',
-    "  `for await` over notifications(), pg = Client 'notification' event, postgres =",
+    '  `for await` over notifications(), pqnotify-batch = `for await` over notificationBatches(),',
+    "  pg = Client 'notification' event, postgres =",
     '  sql.listen (no pid), libpq = bench/libpq-receiver.c (select loop of the libpq docs, cc -O2),',
     '  node-raw = bench/raw-session.ts: no client library, what Node itself costs (one socket',
     '  read into a reused buffer, messages parsed in place, a callback per notification),',
@@ -230,6 +231,7 @@ function trafficKB(report: NotifyReport): string {
 const palette: Record<ClientName, string> = {
   'pqnotify-loop': '#1f77b4',
   'pqnotify-iter': '#6baed6',
+  'pqnotify-batch': '#17becf',
   'pqnotify-baseline': '#9467bd',
   'node-raw-frames': '#bcbd22',
   pg: '#d62728',

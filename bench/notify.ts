@@ -905,8 +905,9 @@ async function findRuntime(runtime: Runtime): Promise<{ bin: string; version: st
   if (!existsSync(bin)) {
     throw new Error(`--runtime ${runtime}: ${bin} is missing (npm install the ${runtime} package)`);
   }
-  const version = (await run(bin, ['--version'])).stdout.trim().split('\n')[0]!;
-  return { bin, version: runtime === 'bun' ? `bun ${version}` : version };
+  // Bun prints `1.4.5`, Deno `deno 2.9.6 (stable, ...)` and more lines.
+  const version = (await run(bin, ['--version'])).stdout.trim().split(/\s+/);
+  return { bin, version: runtime === 'bun' ? `bun ${version[0]}` : `deno ${version[1]}` };
 }
 
 /** The file name of the results: notify[-tls][-bun|-deno][-quick], or --name. */

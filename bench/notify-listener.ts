@@ -13,10 +13,10 @@
  * a pause before each ("paced", the listener idle in between). In the paced series, the
  * pqnotify and node-raw listeners also time each notification from the read that brought it
  * into the process (process.hrtime.bigint() taken as the bytes arrive: pqnotify dials through
- * a wrapper of the default dialer that times each read its transport hands to the
- * connection's sink, plaintext or decrypted) to the moment notifies() or the iterator hands
- * it out; the library itself is not changed, and burst runs are not instrumented.
- * Connections mode: `connections` connections each LISTEN; memory (heap + external, after a forced gc) is
+ * a Transport that wraps the default one and times each read as it reaches the connection's
+ * sink, after the TLS upgrade the decrypted ones) to the moment notifies() or the iterator
+ * hands it out; the library itself is not changed, and burst runs are not instrumented. Connections mode:
+ * `connections` connections each LISTEN; memory (heap + external, after a forced gc) is
  * measured with none, with all of them idle (then `ready`), and once each has received
  * `count` notifications (then `connections`).
  *
@@ -24,7 +24,7 @@
  * postgres.js run on Node only.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { type Connection, connect, escapeIdentifier } from '../src/index.js';
+import { type Connection, connect, escapeIdentifier, type Notification } from '../src/index.js';
 import { dialSocket } from '../src/socket/socket.js';
 import type { Dialer, Transport } from '../src/socket/transport.js';
 import { RawSession } from './raw-session.js';
@@ -36,6 +36,7 @@ import { RawSession } from './raw-session.js';
 export type JsClient =
   | 'pqnotify-loop'
   | 'pqnotify-iter'
+  | 'pqnotify-batch'
   | 'pg'
   | 'postgres'
   | 'node-raw'
@@ -170,22 +171,32 @@ class HandoutClock {
 }
 
 /**
- * The default dialer, with every read its transports hand to the connection (plaintext, or
- * decrypted after upgrade()) timed by `clock` as it reaches the sink.
+ * `inner`, with every read timed by `clock` as it reaches the sink (after an upgrade, the
+ * decrypted bytes of the TLS transport).
  */
-function timedDialer(clock: HandoutClock): Dialer {
-  const timed = (transport: Transport): Transport => {
-    const start = transport.start.bind(transport);
-    const upgrade = transport.upgrade.bind(transport);
-    transport.start = (sink, onClose) =>
-      start((bytes) => {
+function timedTransport(inner: Transport, clock: HandoutClock): Transport {
+  return {
+    get unread() {
+      return inner.unread;
+    },
+    read: (length) => inner.read(length),
+    start: (sink, onClose) =>
+      inner.start((bytes) => {
         clock.read();
         sink(bytes);
-      }, onClose);
-    transport.upgrade = async (settings) => timed(await upgrade(settings));
-    return transport;
+      }, onClose),
+    take: () => inner.take(),
+    write: (bytes) => inner.write(bytes),
+    end: (last, deadlineMs) => inner.end(last, deadlineMs),
+    destroy: () => inner.destroy(),
+    upgrade: async (settings) => timedTransport(await inner.upgrade(settings), clock),
+    peerCertificate: () => inner.peerCertificate(),
   };
-  return async (target, options) => timed(await dialSocket(target, options));
+}
+
+/** The default dialer, with every read of the transports it opens timed by `clock`. */
+function timedDialer(clock: HandoutClock): Dialer {
+  return async (target, options) => timedTransport(await dialSocket(target, options), clock);
 }
 
 /** The URL a pqnotify connection uses: the task's, with sslmode=require over TLS. */
@@ -253,7 +264,13 @@ async function sampleLatency(
   return { hotUs, pacedUs, handoutUs };
 }
 
-async function pqnotifyReceiver(task: ListenerTask, iterate: boolean): Promise<Receiver> {
+/**
+ * How a pqnotify listener takes its notifications: the libpq loop (waitReadable,
+ * consumeInput, notifies), `for await` over notifications(), or over notificationBatches().
+ */
+type PqnotifyStyle = 'loop' | 'iter' | 'batch';
+
+async function pqnotifyReceiver(task: ListenerTask, style: PqnotifyStyle): Promise<Receiver> {
   const clock = task.timed ? new HandoutClock() : undefined;
   const conn = await connect(
     pqnotifyUrl(task),
@@ -312,36 +329,88 @@ async function pqnotifyReceiver(task: ListenerTask, iterate: boolean): Promise<R
       lastPayload,
     };
   };
+  const burstByBatches = async (n: number, progress: Progress): Promise<BurstTiming> => {
+    let first = 0;
+    let firstPayload = '';
+    let lastPayload = '';
+    for await (const batch of conn.notificationBatches()) {
+      if (progress.count === 0) {
+        first = performance.now();
+        firstPayload = batch[0]?.payload ?? '';
+      }
+      progress.count += batch.length;
+      if (progress.count >= n) {
+        lastPayload = batch[batch.length - 1]?.payload ?? '';
+        break;
+      }
+    }
+    return {
+      count: progress.count,
+      first,
+      last: performance.now(),
+      cpu: process.cpuUsage(),
+      firstPayload,
+      lastPayload,
+    };
+  };
+  /** Resolves with the next notification's payload, the way `style` takes them. */
+  const receiver = (): { receive: () => Promise<string>; stop: () => Promise<unknown> } => {
+    if (style === 'iter') {
+      const iterator = conn.notifications()[Symbol.asyncIterator]();
+      return {
+        receive: async () => {
+          const next = await iterator.next();
+          clock?.handout();
+          if (next.done) throw new Error('the notification iterator ended');
+          return next.value.payload;
+        },
+        stop: () => iterator.return(),
+      };
+    }
+    if (style === 'batch') {
+      const batches = conn.notificationBatches()[Symbol.asyncIterator]();
+      let batch: Notification[] = [];
+      return {
+        receive: async () => {
+          if (batch.length === 0) {
+            const next = await batches.next();
+            clock?.handout();
+            if (next.done) throw new Error('the batch iterator ended');
+            batch = next.value;
+          }
+          return batch.shift()?.payload ?? '';
+        },
+        stop: () => batches.return(),
+      };
+    }
+    return {
+      receive: async () => {
+        for (;;) {
+          const notification = conn.notifies();
+          if (notification) {
+            clock?.handout();
+            return notification.payload;
+          }
+          await conn.waitReadable();
+          conn.consumeInput();
+        }
+      },
+      stop: async () => undefined,
+    };
+  };
+  const bursts = { loop: burstByLoop, iter: burstByIterator, batch: burstByBatches };
   return {
-    burst: iterate ? burstByIterator : burstByLoop,
+    burst: bursts[style],
     async latency() {
       const notifier = await connect(pqnotifyUrl(task));
-      const iterator = conn.notifications()[Symbol.asyncIterator]();
-      const receive = iterate
-        ? async () => {
-            const next = await iterator.next();
-            clock?.handout();
-            if (next.done) throw new Error('the notification iterator ended');
-            return next.value.payload;
-          }
-        : async () => {
-            for (;;) {
-              const notification = conn.notifies();
-              if (notification) {
-                clock?.handout();
-                return notification.payload;
-              }
-              await conn.waitReadable();
-              conn.consumeInput();
-            }
-          };
+      const { receive, stop } = receiver();
       const series = await sampleLatency(
         task,
         (payload) => notifier.notify(task.channel, payload),
         receive,
         clock,
       );
-      await iterator.return();
+      await stop();
       await notifier.close();
       return series;
     },
@@ -510,9 +579,11 @@ async function rawReceiver(task: ListenerTask, frames: boolean): Promise<Receive
 function receiverFor(task: ListenerTask): Promise<Receiver> {
   switch (task.client) {
     case 'pqnotify-loop':
-      return pqnotifyReceiver(task, false);
+      return pqnotifyReceiver(task, 'loop');
     case 'pqnotify-iter':
-      return pqnotifyReceiver(task, true);
+      return pqnotifyReceiver(task, 'iter');
+    case 'pqnotify-batch':
+      return pqnotifyReceiver(task, 'batch');
     case 'pg':
       return pgReceiver(task);
     case 'postgres':

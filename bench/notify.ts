@@ -13,7 +13,8 @@
  * and NOTIFY-to-receipt latency (one connection to another in the same process; 2000 samples
  * back to back and 2000 paced one per 10 ms, so that the listener is idle in between).
  *
- * Clients: pqnotify with the consumeInput/notifies loop and with the async iterator, pg,
+ * Clients: pqnotify with the consumeInput/notifies loop, with the async iterator and with
+ * the batch iterator (notificationBatches()), pg,
  * postgres.js, libpq (bench/libpq-receiver.c, compiled here when cc and libpq's headers
  * exist), node-raw (bench/raw-session.ts: Node with no client library, for reference), and
  * node-raw-frames, the server's ceiling (node-raw framing the messages without making
@@ -76,14 +77,11 @@ import {
 
 const run = promisify(execFile);
 
-/**
- * Every client, in the order of the report. A row for the batch iterator (issue 18:
- * `for await` over batches) is still to come: it waits for Connection's batch iterator
- * (branch issue-18e), and joins the pqnotify clients here and in the listener.
- */
+/** Every client, in the order of the report. */
 const clientNames: readonly ClientName[] = [
   'pqnotify-loop',
   'pqnotify-iter',
+  'pqnotify-batch',
   'pqnotify-baseline',
   'pg',
   'postgres',
@@ -96,6 +94,7 @@ const clientNames: readonly ClientName[] = [
 const runtimeClients: ReadonlySet<ClientName> = new Set([
   'pqnotify-loop',
   'pqnotify-iter',
+  'pqnotify-batch',
   'pqnotify-baseline',
   'node-raw',
   'node-raw-frames',
@@ -698,7 +697,9 @@ function checkTargets(
   const targets: TargetRow[] = [];
   const add = (row: Omit<TargetRow, 'pass'>) =>
     targets.push({ ...row, pass: verdict(row.value, row.limit, row.kind) });
-  const ours = clients.filter((c) => c === 'pqnotify-loop' || c === 'pqnotify-iter');
+  const ours = clients.filter(
+    (c) => c === 'pqnotify-loop' || c === 'pqnotify-iter' || c === 'pqnotify-batch',
+  );
   for (const client of ours) {
     for (const size of sizes) {
       for (const variant of ['cold', 'warm'] as const) {
@@ -719,6 +720,7 @@ function checkTargets(
         if (client === 'pqnotify-loop' && clients.includes('pqnotify-baseline')) {
           against('pqnotify-baseline', 0.95, 'the baseline build');
         }
+        if (client === 'pqnotify-batch') against('pqnotify-loop', 0.9, 'the notifies() loop');
       }
     }
     const row = latency.find((r) => r.client === client);
@@ -903,8 +905,9 @@ async function findRuntime(runtime: Runtime): Promise<{ bin: string; version: st
   if (!existsSync(bin)) {
     throw new Error(`--runtime ${runtime}: ${bin} is missing (npm install the ${runtime} package)`);
   }
-  const version = (await run(bin, ['--version'])).stdout.trim().split('\n')[0]!;
-  return { bin, version: runtime === 'bun' ? `bun ${version}` : version };
+  // Bun prints `1.4.5`, Deno `deno 2.9.6 (stable, ...)` and more lines.
+  const version = (await run(bin, ['--version'])).stdout.trim().split(/\s+/);
+  return { bin, version: runtime === 'bun' ? `bun ${version[0]}` : `deno ${version[1]}` };
 }
 
 /** The file name of the results: notify[-tls][-bun|-deno][-quick], or --name. */

@@ -298,7 +298,14 @@ describe('npm run bench -- notify', () => {
     expect(report.machine.serverSource).toMatch(/ssl = on/);
     const ran = report.clients.filter((c) => !report.skipped.some((s) => s.client === c));
     expect(ran).toEqual(
-      expect.arrayContaining(['pqnotify-loop', 'pg', 'postgres', 'node-raw', 'node-raw-frames']),
+      expect.arrayContaining([
+        'pqnotify-loop',
+        'pqnotify-batch',
+        'pg',
+        'postgres',
+        'node-raw',
+        'node-raw-frames',
+      ]),
     );
     for (const client of ran) {
       const rows = report.throughput.filter((r) => r.client === client);
@@ -317,6 +324,7 @@ describe('npm run bench -- notify', () => {
         'throughput 6 B vs postgres.js',
         'paced latency p50 vs node-raw',
         'read to handout p50 (paced)',
+        'throughput 6 B vs the notifies() loop',
       ]),
     );
   }, 300_000);

@@ -2,6 +2,7 @@
  * The shapes of a resolved connection configuration and of the options object. The
  * resolution itself (precedence, defaults, checks) is resolveConfig in conninfo.ts.
  */
+import type { TlsVersion } from '../socket/transport.js';
 
 /** libpq's sslmode values, weakest first. */
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
@@ -45,8 +46,7 @@ export interface ProtocolVersion {
   minor: 0 | 2;
 }
 
-/** TLS protocol versions, as libpq's ssl_min/max_protocol_version and Node's tls take them. */
-export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+export type { TlsVersion };
 
 /** One server to try, in the order the user listed them. */
 export interface HostTarget {

@@ -94,6 +94,7 @@ export function tlsSettings(
         ? undefined
         : readTlsFile(environment, 'certificate revocation list', config.sslcrl),
     alpn: ['postgresql'],
-    minVersion: 'TLSv1.2',
+    minVersion: config.sslMinProtocolVersion,
+    maxVersion: config.sslMaxProtocolVersion,
   };
 }

@@ -80,6 +80,8 @@ export function workersRefusal(
   if (settings.crl) return `sslcrl cannot be honoured on ${platform}: its TLS takes no CRL`;
   if (settings.minVersion === 'TLSv1.3')
     return `ssl_min_protocol_version=TLSv1.3 cannot be honoured on ${platform}: its TLS minimum version is not configurable`;
+  if (settings.maxVersion !== undefined && settings.maxVersion !== 'TLSv1.3')
+    return `ssl_max_protocol_version=${settings.maxVersion} cannot be honoured on ${platform}: its TLS maximum version is not configurable`;
   if (settings.verify === 'full' && settings.host !== target.host)
     return `sslmode=verify-full cannot check host name "${settings.host}" on ${platform} when connecting to hostaddr ${target.host}: the platform verifies the certificate against the address it connects to; leave hostaddr out`;
   if (settings.servername === undefined && !isIpLiteral(target.host))

@@ -251,6 +251,7 @@ function nodeTlsOptions(settings: TlsSettings): TlsOptions {
             checkServerIdentity(settings.host, certificate)
         : () => undefined,
   };
+  if (settings.maxVersion !== undefined) options.maxVersion = settings.maxVersion;
   if (settings.roots instanceof Uint8Array) options.ca = asBuffer(settings.roots);
   if (settings.servername !== undefined) options.servername = settings.servername;
   if (settings.client) {

@@ -124,9 +124,14 @@ export interface TlsSettings {
   crl: Uint8Array | undefined;
   /** ALPN protocols to offer: `['postgresql']`. */
   alpn: readonly string[];
-  /** The oldest TLS version accepted. */
-  minVersion: 'TLSv1.2' | 'TLSv1.3';
+  /** The oldest TLS version accepted (libpq's ssl_min_protocol_version). */
+  minVersion: TlsVersion;
+  /** The newest TLS version offered (ssl_max_protocol_version); undefined: the newest there is. */
+  maxVersion: TlsVersion | undefined;
 }
+
+/** A TLS protocol version, as libpq's ssl_min/max_protocol_version name it. */
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
 
 /**
  * A connected byte stream to one server, as a connection uses it. One owner drives it:

@@ -57,6 +57,24 @@ describe.skipIf(!managed)('sslmode against a server with TLS (certificate for lo
     expect(error.message).toMatch(/host name must be specified for a verified SSL connection/);
   });
 
+  it('ssl_max_protocol_version and ssl_min_protocol_version bound the TLS version', async () => {
+    const version = async (conninfo: string) => {
+      await using conn = await connect(conninfo, base('require'));
+      const sql = 'SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()';
+      return (await conn.exec(sql)).rows[0]?.[0];
+    };
+    expect(await version('dbname=postgres')).toBe('TLSv1.3');
+    expect(await version('dbname=postgres ssl_max_protocol_version=TLSv1.2')).toBe('TLSv1.2');
+    expect(await version('dbname=postgres ssl_min_protocol_version=TLSv1.3')).toBe('TLSv1.3');
+    // The server takes TLS 1.2 at the least: offering at most 1.1 fails the handshake (a
+    // maximum under the default minimum, TLSv1.2, is a settings error, as in libpq).
+    const failure = await connectFailure(
+      'dbname=postgres ssl_min_protocol_version=TLSv1 ssl_max_protocol_version=TLSv1.1',
+      base('require'),
+    );
+    expect(failure.code).toBe('CONNECTION_TLS');
+  });
+
   it('verify-ca without a root certificate fails clearly', async () => {
     const error = await connectFailure({
       ...base('verify-ca'),

@@ -26,6 +26,7 @@ const verifyFull: TlsSettings = {
   crl: undefined,
   alpn: ['postgresql'],
   minVersion: 'TLSv1.2',
+  maxVersion: undefined,
 };
 
 const pem = new TextEncoder().encode('-----BEGIN CERTIFICATE-----\n');
@@ -69,6 +70,12 @@ describe('workersRefusal', () => {
     ],
     ['sslcrl', 'starttls', { crl: pem }, /sslcrl cannot be honoured/],
     ['TLS 1.3 as the minimum', 'starttls', { minVersion: 'TLSv1.3' }, /TLSv1\.3/],
+    [
+      'TLS 1.2 as the maximum',
+      'starttls',
+      { maxVersion: 'TLSv1.2' },
+      /ssl_max_protocol_version=TLSv1\.2/,
+    ],
     ['sslsni=0', 'starttls', { servername: undefined }, /sslsni=0 .* always sends the host name/],
     [
       'verify-full of a host name at a hostaddr',

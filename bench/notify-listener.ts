@@ -24,9 +24,15 @@
  * postgres.js run on Node only.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { type Connection, connect, escapeIdentifier, type Notification } from '../src/index.js';
-import { dialSocket } from '../src/socket/socket.js';
-import type { Dialer, Transport } from '../src/socket/transport.js';
+import {
+  type Connection,
+  connect,
+  type Dialer,
+  dialSocket,
+  escapeIdentifier,
+  type Notification,
+  type Transport,
+} from '../src/index.js';
 import { RawSession } from './raw-session.js';
 
 /**

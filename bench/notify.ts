@@ -19,7 +19,9 @@
  * exist), node-raw (bench/raw-session.ts: Node with no client library, for reference), and
  * node-raw-frames, the server's ceiling (node-raw framing the messages without making
  * strings: a row near it is server-bound). With --baseline DIST, pqnotify-baseline runs the
- * pqnotify loop against another build's dist/ directory, side by side with this one.
+ * pqnotify loop against another build's dist/ directory, side by side with this one, read to
+ * handout included (the listener dials through the package's dialSocket: a build that exports
+ * it).
  *
  * --tls: the throwaway server gets a test certificate (test/support/certs.ts) and ssl = on,
  * and every client connects with sslmode=require (node-raw: SSLRequest, then node:tls).
@@ -388,7 +390,7 @@ function spawnListener(
   const full: ListenerTask = {
     ...task,
     client: baseline ? 'pqnotify-loop' : client,
-    timed: task.mode === 'latency' && !baseline,
+    timed: task.mode === 'latency',
     modules: ctx.modules,
     url: ctx.url,
     tls: ctx.options.tls,

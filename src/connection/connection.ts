@@ -928,6 +928,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * exception (as it would from a listener of a socket's 'data' event), not swallowed.
    */
   private announce<K extends keyof ConnectionEvents>(event: K, ...args: ConnectionEvents[K]): void {
+    // On the path of every notification: rawListeners() copies an array even when empty.
+    if (this.listenerCount(event) === 0) return;
     for (const listener of this.rawListeners(event)) {
       try {
         Reflect.apply(listener as (...values: unknown[]) => unknown, this, args);

@@ -30,9 +30,17 @@ export class Waiters {
    * with fail()'s error, or with the signal's reason when it aborts (at once if it already
    * has). Sets no timer without a timeout.
    */
-  wait(options: WaitOptions = {}): Promise<boolean> {
-    const { signal, timeout } = options;
+  wait(options?: WaitOptions): Promise<boolean> {
+    const signal = options?.signal;
+    const timeout = options?.timeout;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (signal === undefined && timeout === undefined) {
+      // The wait of every loop turn (waitReadable(), a command's next result): no closures,
+      // as wake() and fail() empty the set themselves.
+      return new Promise<boolean>((resolve, reject) => {
+        this.pending.add({ resolve, reject });
+      });
+    }
     return new Promise<boolean>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => {
@@ -59,11 +67,14 @@ export class Waiters {
 
   /** Resolves every pending wait with true. Never blocks. */
   wake(): void {
+    if (this.pending.size === 0) return;
     for (const pending of this.pending) pending.resolve(true);
+    this.pending.clear();
   }
 
   /** Rejects every pending wait with `error`. Never blocks. */
   fail(error: Error): void {
     for (const pending of this.pending) pending.reject(error);
+    this.pending.clear();
   }
 }

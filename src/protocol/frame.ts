@@ -294,6 +294,8 @@ export class FrameBuffer {
   private queue: Uint8Array[] = [];
   /** pushCopy's buffer; `chunk` is a view of its start while the copies are read. */
   private store: Uint8Array = EMPTY;
+  /** A DataView over the whole store, made once per store rather than once per pushCopy. */
+  private storeView: DataView = emptyView;
   private head = 0;
   /** Bytes in the queued chunks (not counting the current one). */
   private queued = 0;
@@ -445,6 +447,7 @@ export class FrameBuffer {
     if (size > store.length || oversized) {
       store = new Uint8Array(size);
       this.store = store;
+      this.storeView = viewOf(store);
     }
     if (chunk.buffer === store.buffer) store.copyWithin(0, this.pos, chunk.length);
     else store.set(chunk.subarray(this.pos), 0);
@@ -452,7 +455,7 @@ export class FrameBuffer {
     this.chunkBase += this.pos;
     this.pos = 0;
     this.chunk = store.subarray(0, live + n);
-    this.view = viewOf(store);
+    this.view = this.storeView;
   }
 
   /**
@@ -511,7 +514,10 @@ export class FrameBuffer {
     this.chunk = EMPTY;
     this.view = emptyView;
     this.pos = 0;
-    if (this.store.length > minStoreSize) this.store = EMPTY;
+    if (this.store.length > minStoreSize) {
+      this.store = EMPTY;
+      this.storeView = emptyView;
+    }
   }
 
   /** The general path of `next`: header checks, frames across chunks, untyped packets. */

@@ -24,16 +24,19 @@
  * postgres.js run on Node only.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import * as pqnotify from '../src/index.js';
 import {
   type Connection,
   connect,
   type Dialer,
-  dialSocket,
   escapeIdentifier,
   type Notification,
   type Transport,
 } from '../src/index.js';
 import { RawSession } from './raw-session.js';
+
+/** The package's dialer; a build from before the explicit Transport has none (then untimed). */
+const dialSocket = (pqnotify as { dialSocket?: Dialer }).dialSocket;
 
 /**
  * The JavaScript clients this process can run. node-raw-frames is the server's ceiling:
@@ -64,8 +67,8 @@ export interface ListenerTask {
   /** Connections mode: how many LISTENing connections to open. */
   connections: number;
   /**
-   * Latency mode: time each paced notification from its read to its handout. Off for the
-   * baseline build, whose socket layer (bundled apart) the timing dialer cannot reach.
+   * Latency mode: time each paced notification from its read to its handout, through the
+   * package's dialSocket (a baseline build from before the Transport has none: untimed).
    */
   timed: boolean;
   /** Burst mode: how many bursts to receive (the last is the timed one in the report). */
@@ -202,7 +205,7 @@ function timedTransport(inner: Transport, clock: HandoutClock): Transport {
 
 /** The default dialer, with every read of the transports it opens timed by `clock`. */
 function timedDialer(clock: HandoutClock): Dialer {
-  return async (target, options) => timedTransport(await dialSocket(target, options), clock);
+  return async (target, options) => timedTransport(await dialSocket!(target, options), clock);
 }
 
 /** The URL a pqnotify connection uses: the task's, with sslmode=require over TLS. */
@@ -277,7 +280,7 @@ async function sampleLatency(
 type PqnotifyStyle = 'loop' | 'iter' | 'batch';
 
 async function pqnotifyReceiver(task: ListenerTask, style: PqnotifyStyle): Promise<Receiver> {
-  const clock = task.timed ? new HandoutClock() : undefined;
+  const clock = task.timed && dialSocket !== undefined ? new HandoutClock() : undefined;
   const conn = await connect(
     pqnotifyUrl(task),
     clock === undefined ? {} : { dialer: timedDialer(clock) },
@@ -545,7 +548,7 @@ async function postgresReceiver(task: ListenerTask): Promise<Receiver> {
  */
 async function rawReceiver(task: ListenerTask, frames: boolean): Promise<Receiver> {
   const sink = new EventSink();
-  const clock = task.timed ? new HandoutClock() : undefined;
+  const clock = task.timed && dialSocket !== undefined ? new HandoutClock() : undefined;
   const handler = frames
     ? { frames: sink.onFrame }
     : {

@@ -56,7 +56,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Every byte from the server comes through its sink, onBytes. */
   private readonly transport: Transport;
   private readonly decoder: Decoder;
-  private readonly writer = new Writer();
+  private readonly writer = new Writer(64);
   private readonly queue = new Fifo<Notification>();
   /**
    * Notifications that pump() counted but left in the decoder, undecoded (see pump); they

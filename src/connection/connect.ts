@@ -82,7 +82,9 @@ export async function connect(
       }
       for (const target of targets) {
         try {
-          return await attempt(config, host, target, wanted, dialer, environment);
+          const connection = await attempt(config, host, target, wanted, dialer, environment);
+          environment.forgetVariables();
+          return connection;
         } catch (error) {
           const failure = asConnectionError(error, target.label);
           if (failure.code === 'CONNECTION_AUTH' || failure.code === 'CONNECTION_CONFIG')

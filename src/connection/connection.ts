@@ -839,7 +839,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.announce('notice', message.fields);
         return;
       case 'ParameterStatus':
-        this.parameters.set(message.name, message.value);
+        this.parameters.set(sharedText(message.name), sharedText(message.value));
         this.announce('parameterStatus', message.name, message.value);
         return;
       default:
@@ -938,6 +938,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }
     }
   }
+}
+
+/**
+ * One copy, for the whole process, of the short server parameter names and values: every
+ * connection is told the same dozen or so at startup. Holds the first 256 distinct strings of
+ * at most 64 characters; any other string is kept as it came.
+ */
+const sharedTexts = new Map<string, string>();
+
+function sharedText(text: string): string {
+  const known = sharedTexts.get(text);
+  if (known !== undefined) return known;
+  if (text.length <= 64 && sharedTexts.size < 256) sharedTexts.set(text, text);
+  return text;
 }
 
 function transactionStatusOf(status: 'I' | 'T' | 'E'): TransactionStatus {

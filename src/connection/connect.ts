@@ -13,7 +13,7 @@ import { ConnectionError, ServerError } from './errors.js';
 import { checkStartupAnswer, notPostgresql } from './first-answer.js';
 import { lookupPassword } from './pgpass.js';
 import { tlsSettings } from './tls.js';
-import type { BackendKey } from './types.js';
+import type { BackendKey, CancelSender } from './types.js';
 
 /** Options of connect() that are not part of a conninfo string. */
 export interface RuntimeOptions {
@@ -82,7 +82,9 @@ export async function connect(
       }
       for (const target of targets) {
         try {
-          return await attempt(config, host, target, wanted, dialer, environment);
+          const connection = await attempt(config, host, target, wanted, dialer, environment);
+          environment.forgetVariables();
+          return connection;
         } catch (error) {
           const failure = asConnectionError(error, target.label);
           if (failure.code === 'CONNECTION_AUTH' || failure.code === 'CONNECTION_CONFIG')
@@ -276,7 +278,7 @@ async function startSession(
         decoder: new Decoder(),
         tls,
         address: target.label,
-        sendCancel: (key) => sendCancel(config, host, target, encryption, dialer, environment, key),
+        sendCancel: cancelSender(config, host, target, encryption, dialer, environment),
       });
       const authenticator = new Authenticator(config, {
         tls,
@@ -506,6 +508,22 @@ async function checkSessionAttrs(connection: Connection, wanted: SessionAttrs): 
     `${connection.address}: server is ${state} for target_session_attrs=${wanted}`,
     { address: connection.address },
   );
+}
+
+/**
+ * The connection's CancelSender, made out here so that it holds only what a cancel request
+ * needs, not the whole connection attempt (its AbortController, timer and promises) for as
+ * long as the connection lives.
+ */
+function cancelSender(
+  config: ConnectionConfig,
+  host: HostTarget,
+  target: DialTarget,
+  encryption: Encryption,
+  dialer: Dialer,
+  environment: Environment,
+): CancelSender {
+  return (key) => sendCancel(config, host, target, encryption, dialer, environment, key);
 }
 
 /** Sends a CancelRequest on a new connection to the same address, encrypted like the original. */

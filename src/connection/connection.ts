@@ -56,7 +56,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Every byte from the server comes through its sink, onBytes. */
   private readonly transport: Transport;
   private readonly decoder: Decoder;
-  private readonly writer = new Writer();
+  private readonly writer = new Writer(64);
   private readonly queue = new Fifo<Notification>();
   /**
    * Notifications that pump() counted but left in the decoder, undecoded (see pump); they
@@ -839,7 +839,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.announce('notice', message.fields);
         return;
       case 'ParameterStatus':
-        this.parameters.set(message.name, message.value);
+        this.parameters.set(sharedText(message.name), sharedText(message.value));
         this.announce('parameterStatus', message.name, message.value);
         return;
       default:
@@ -940,6 +940,20 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }
     }
   }
+}
+
+/**
+ * One copy, for the whole process, of the short server parameter names and values: every
+ * connection is told the same dozen or so at startup. Holds the first 256 distinct strings of
+ * at most 64 characters; any other string is kept as it came.
+ */
+const sharedTexts = new Map<string, string>();
+
+function sharedText(text: string): string {
+  const known = sharedTexts.get(text);
+  if (known !== undefined) return known;
+  if (text.length <= 64 && sharedTexts.size < 256) sharedTexts.set(text, text);
+  return text;
 }
 
 function transactionStatusOf(status: 'I' | 'T' | 'E'): TransactionStatus {

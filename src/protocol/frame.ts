@@ -261,14 +261,47 @@ export interface DecoderOptions {
  */
 export const defaultMaxMessageSize = 256 * 1024 * 1024;
 
-/**
- * The smallest buffer pushCopy allocates, and the most it keeps once everything in it has been
- * read: room for a few small messages; a burst grows it, and draining it lets go of that.
- */
+/** The smallest buffer pushCopy allocates: room for a few small messages. */
 const minStoreSize = 16 * 1024;
 /** While bytes are live, pushCopy replaces its buffer for being too large only past 4 times this. */
 const oversizeFloor = 256 * 1024;
 const emptyView = viewOf(EMPTY);
+
+/**
+ * One pushCopy buffer of the process that no FrameBuffer holds: a drained FrameBuffer leaves its
+ * buffer here (the largest so far, up to `oversizeFloor`) and the next one that needs a buffer at
+ * most that size takes it. So an idle connection holds no buffer, and a connection read on and
+ * drained in turn reuses the same one instead of allocating.
+ */
+let spareStore: Uint8Array = EMPTY;
+
+/** Type tables built once per `codes` table, shared by every FrameBuffer built from the same arguments. */
+interface TypeTables {
+  readonly limitsByName: Readonly<Record<string, number>>;
+  readonly max: number;
+  readonly limits: Int32Array;
+  readonly names: string[];
+}
+const typeTables = new WeakMap<object, TypeTables>();
+const noLimits: Readonly<Record<string, number>> = {};
+
+function typeTablesFor(
+  codes: Readonly<Record<string, number>>,
+  limitsByName: Readonly<Record<string, number>>,
+  max: number,
+): TypeTables {
+  const known = typeTables.get(codes);
+  if (known !== undefined && known.limitsByName === limitsByName && known.max === max) return known;
+  const limits = new Int32Array(256);
+  const names = new Array<string>(256).fill('');
+  for (const [name, code] of Object.entries(codes)) {
+    names[code] = name;
+    limits[code] = Math.min(limitsByName[name] ?? max, max);
+  }
+  const tables = { limitsByName, max, limits, names };
+  typeTables.set(codes, tables);
+  return tables;
+}
 
 /**
  * Splits a byte stream into frames: `type(1) length(4) body` for typed messages, or
@@ -305,7 +338,7 @@ export class FrameBuffer {
    * The largest accepted length field by type byte: the type's own bound or maxMessageSize,
    * whichever is smaller; 0 for a type byte not in the table (any length fails that check).
    */
-  private readonly limits = new Int32Array(256);
+  private readonly limits: Int32Array;
   private readonly names: string[];
   private readonly frame: Frame;
 
@@ -319,20 +352,17 @@ export class FrameBuffer {
     codes: Readonly<Record<string, number>>,
     untypedLabel: string,
     options?: DecoderOptions,
-    limits: Readonly<Record<string, number>> = {},
+    limits: Readonly<Record<string, number>> = noLimits,
   ) {
     const max = options?.maxMessageSize ?? defaultMaxMessageSize;
     if (!Number.isSafeInteger(max) || max < 4) {
       throw new RangeError(`maxMessageSize must be an integer of at least 4, got ${max}`);
     }
     this.maxMessageSize = max;
-    const names = new Array<string>(256).fill('');
-    for (const [name, code] of Object.entries(codes)) {
-      names[code] = name;
-      this.limits[code] = Math.min(limits[name] ?? max, max);
-    }
-    this.names = names;
-    this.frame = new Frame(names, untypedLabel, (error) => {
+    const tables = typeTablesFor(codes, limits, max);
+    this.limits = tables.limits;
+    this.names = tables.names;
+    this.frame = new Frame(tables.names, untypedLabel, (error) => {
       this.failure = error;
     });
   }
@@ -421,9 +451,11 @@ export class FrameBuffer {
    * the bytes not yet consumed, which are first moved to its start when the rest does not
    * fit. It is replaced by one twice the size of what is live (at least 16 KiB) when that does
    * not fit in half of it, and as soon as it is four times larger than that and over 1 MiB
-   * (after one huge message); once every byte in it has been read, a buffer larger than 16 KiB
-   * is let go, so an idle connection keeps at most that. So a stream of reads costs no
-   * allocation once that buffer is large enough. Read a Frame from `next` before adding more.
+   * (after one huge message). Once every byte in it has been read, the buffer is let go (kept
+   * as the process's one spare when it is the largest drained so far, up to 256 KiB, and taken
+   * back by the next FrameBuffer that needs one no larger), so a drained FrameBuffer holds no
+   * buffer and a stream of reads costs no allocation once the buffers are large enough. Read a
+   * Frame from `next` before adding more.
    */
   pushCopy(bytes: Uint8Array): void {
     const n = bytes.length;
@@ -445,7 +477,10 @@ export class FrameBuffer {
       return;
     }
     if (size > store.length || oversized) {
-      store = new Uint8Array(size);
+      if (spareStore.length >= size) {
+        store = spareStore;
+        spareStore = EMPTY;
+      } else store = new Uint8Array(size);
       this.store = store;
       this.storeView = viewOf(store);
     }
@@ -502,7 +537,7 @@ export class FrameBuffer {
 
   /**
    * Moves the read position to `end` in the current chunk. At the end of the input, lets go
-   * of the chunk, and of pushCopy's buffer when it grew beyond the smallest size.
+   * of the chunk and of pushCopy's buffer (left as the process's spare when it is the largest).
    */
   private consumedTo(end: number): void {
     const chunk = this.chunk;
@@ -514,10 +549,10 @@ export class FrameBuffer {
     this.chunk = EMPTY;
     this.view = emptyView;
     this.pos = 0;
-    if (this.store.length > minStoreSize) {
-      this.store = EMPTY;
-      this.storeView = emptyView;
-    }
+    const store = this.store;
+    if (store.length > spareStore.length && store.length <= oversizeFloor) spareStore = store;
+    this.store = EMPTY;
+    this.storeView = emptyView;
   }
 
   /** The general path of `next`: header checks, frames across chunks, untyped packets. */

@@ -26,11 +26,16 @@ import {
  */
 const sharedReadBuffer = new Uint8Array(readAheadBytes);
 
-/** Reads of a socket into the shared buffer, each handed to `received`. */
-function readInto(received: (bytes: Uint8Array) => boolean): NetConnectOpts['onread'] {
+/**
+ * Reads of a socket into the shared buffer, each handed to the transport `to` holds (none
+ * is read before there is one). The socket keeps the callback as long as it lives, so the
+ * callback holds nothing else: not the dial's own closures and options.
+ */
+function readInto(to: { transport?: NodeTransport }): NetConnectOpts['onread'] {
   return {
     buffer: sharedReadBuffer,
-    callback: (n: number, buffer: Uint8Array) => received(buffer.subarray(0, n)),
+    callback: (n: number, buffer: Uint8Array) =>
+      to.transport?.received(buffer.subarray(0, n)) ?? false,
   };
 }
 
@@ -286,15 +291,16 @@ export function transportFromDuplex(stream: Duplex): Transport {
  */
 export const dialSocket: Dialer = (target, options) =>
   new Promise<Transport>((resolve, reject) => {
-    let transport: NodeTransport | undefined;
+    const reads: { transport?: NodeTransport } = {};
     // What will be upgraded to TLS is read through `data`, as node:tls takes the stream over.
     const ownReads = options.encryption === 'none';
     const socket = netConnect({
       ...connectOptions(target),
-      ...(ownReads ? { onread: readInto((bytes) => transport?.received(bytes) ?? false) } : {}),
+      ...(ownReads ? { onread: readInto(reads) } : {}),
     });
     socket.pause();
-    transport = new NodeTransport(socket, ownReads);
+    const transport = new NodeTransport(socket, ownReads);
+    reads.transport = transport;
     let timer: NodeJS.Timeout | undefined;
     const cleanup = () => {
       if (timer) clearTimeout(timer);

@@ -615,14 +615,55 @@ describe('Decoder.pushCopy', () => {
       expect(decoder.bufferedBytes, how).toBe(0);
       expect(largest, how).toBeGreaterThan(128 * 1024);
       expect(decoder.copyBufferSize, how).toBe(0);
-      // Small reads afterwards get a small buffer, kept (and reused) while drained.
+      // A small read afterwards gets a buffer while its bytes are unread, none once drained.
       pushThroughScratch(decoder, frame('Z', [0x49]), scratch);
+      expect(decoder.copyBufferSize, how).toBeGreaterThanOrEqual(16 * 1024);
       expect(decoder.next(), how).toEqual({ type: 'ReadyForQuery', transactionStatus: 'I' });
-      expect(decoder.copyBufferSize, how).toBe(16 * 1024);
-      pushThroughScratch(decoder, frame('Z', [0x49]), scratch);
-      expect(decoder.next(), how).toEqual({ type: 'ReadyForQuery', transactionStatus: 'I' });
-      expect(decoder.copyBufferSize, how).toBe(16 * 1024);
+      expect(decoder.copyBufferSize, how).toBe(0);
     }
+  });
+
+  /** The end of the frame of `stream` that contains offset `at` (exclusive), at most the end. */
+  function frameEnd(stream: Uint8Array, at: number): number {
+    const view = new DataView(stream.buffer, stream.byteOffset, stream.length);
+    let end = 0;
+    while (end < at) end += 1 + view.getInt32(end + 1);
+    return end;
+  }
+
+  it('hands a drained buffer to the next decoder that copies, never one with bytes unread', () => {
+    // Two decoders read in turn through one scratch buffer; each drains now and then, leaving
+    // its buffer to the other while the other still has a part of a frame unread.
+    const streams = [
+      notificationStream(2000, (i) => 10 + (i % 300)),
+      notificationStream(2000, (i) => 300 - (i % 290)),
+    ];
+    const decoders = [new Decoder(), new Decoder()];
+    const got: BackendMessage[][] = [[], []];
+    const scratch = new Uint8Array(64 * 1024);
+    const random = prng(18);
+    const at = [0, 0];
+    let drainedWhileOtherHeld = 0;
+    for (let turn = 0; at[0]! < streams[0]!.length || at[1]! < streams[1]!.length; turn++) {
+      const k = turn % 2;
+      const stream = streams[k]!;
+      // Half the reads end on a frame boundary, so that reading them drains the decoder.
+      let end = Math.min(stream.length, at[k]! + 1 + Math.floor(random() * 3000));
+      if (random() < 0.5) end = frameEnd(stream, end);
+      pushThroughScratch(decoders[k]!, stream.subarray(at[k], end), scratch);
+      at[k] = end;
+      if (random() < 0.5) {
+        for (let m = decoders[k]!.next(); m !== null; m = decoders[k]!.next()) got[k]!.push(m);
+        const other = decoders[1 - k]!;
+        if (decoders[k]!.bufferedBytes === 0 && other.bufferedBytes > 0) drainedWhileOtherHeld++;
+      }
+    }
+    for (const k of [0, 1]) {
+      for (let m = decoders[k]!.next(); m !== null; m = decoders[k]!.next()) got[k]!.push(m);
+      expect(decoders[k]!.copyBufferSize).toBe(0);
+      expect(got[k]).toEqual(decodeAll([streams[k]!]));
+    }
+    expect(drainedWhileOtherHeld).toBeGreaterThan(10);
   });
 
   it('counts notifications ahead across a compaction, then hands them out', () => {

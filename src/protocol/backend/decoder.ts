@@ -172,8 +172,8 @@ export class Decoder {
   }
 
   /**
-   * The size of the buffer pushCopy copies into: grown by a burst, back to at most 16 KiB
-   * once everything pushed has been read (0 before the first copy).
+   * The size of the buffer pushCopy copies into: grown by a burst, 0 before the first copy and
+   * once everything pushed has been read (the buffer is then let go).
    */
   get copyBufferSize(): number {
     return this.frames.copyBufferSize;

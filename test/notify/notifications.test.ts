@@ -1,19 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Connection, ConnectionError, type Notification } from '../../src/index.js';
-import { connectTest, transports, waitUntilSleeping } from '../support/server.js';
-
-/** Takes notifications with the libpq loop until `count` arrived (safety net: the test timeout). */
-async function receive(conn: Connection, count: number): Promise<Notification[]> {
-  const received: Notification[] = [];
-  while (received.length < count) {
-    for (let n = conn.notifies(); n && received.length < count; n = conn.notifies())
-      received.push(n);
-    if (received.length >= count) break;
-    await conn.waitReadable();
-    conn.consumeInput();
-  }
-  return received;
-}
+import { connectTest, receive, transports, waitUntilSleeping } from '../support/server.js';
 
 /** The notifications of a batch iterator, one by one. */
 async function* flatten(batches: AsyncIterable<Notification[]>): AsyncGenerator<Notification> {

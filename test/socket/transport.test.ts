@@ -3,15 +3,13 @@ import { createServer, connect as netConnect, type Server, type Socket } from 'n
 import { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
-  type Connection,
   type DialOptions,
-  type Notification,
   readAheadBytes,
   type Transport,
   transportFromDuplex,
 } from '../../src/index.js';
 import { dialSocket } from '../../src/socket/socket.js';
-import { connectTest, transports, waitUntilSleeping } from '../support/server.js';
+import { connectTest, receive, transports, waitUntilSleeping } from '../support/server.js';
 
 /** Bytes `from`..250 over and over, so any loss, repeat, reordering or cross-talk shows. */
 function pattern(size: number, from = 0): Uint8Array {
@@ -243,19 +241,6 @@ function relay(socket: Socket): Duplex {
   socket.on('end', () => duplex.push(null));
   socket.on('error', (error) => duplex.destroy(error));
   return duplex;
-}
-
-/** Takes notifications with the libpq loop until `count` arrived. */
-async function receive(conn: Connection, count: number): Promise<Notification[]> {
-  const received: Notification[] = [];
-  while (received.length < count) {
-    for (let n = conn.notifies(); n && received.length < count; n = conn.notifies())
-      received.push(n);
-    if (received.length >= count) break;
-    await conn.waitReadable();
-    conn.consumeInput();
-  }
-  return received;
 }
 
 describe.each(transports)('$name', ({ options }) => {

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { expect, inject } from 'vitest';
-import { type Connection, ConnectionError, connect } from '../../src/index.js';
+import { type Connection, ConnectionError, connect, type Notification } from '../../src/index.js';
 import type { TestServerInfo } from './global-setup.js';
 
 /** The server of this test run (see global-setup.ts). */
@@ -78,4 +78,17 @@ export async function waitUntilSleeping(observer: Connection, pid: number): Prom
     if (result.rows.length > 0) return;
     await delay(5);
   }
+}
+
+/** Takes notifications with the libpq loop until `count` arrived (safety net: the test timeout). */
+export async function receive(conn: Connection, count: number): Promise<Notification[]> {
+  const received: Notification[] = [];
+  while (received.length < count) {
+    for (let n = conn.notifies(); n && received.length < count; n = conn.notifies())
+      received.push(n);
+    if (received.length >= count) break;
+    await conn.waitReadable();
+    conn.consumeInput();
+  }
+  return received;
 }

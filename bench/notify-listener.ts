@@ -279,6 +279,23 @@ async function sampleLatency(
  */
 type PqnotifyStyle = 'loop' | 'iter' | 'batch';
 
+/** A burst's timing, taken as its last notification is handed out. */
+function burstTiming(
+  count: number,
+  first: number,
+  firstPayload: string,
+  lastPayload: string,
+): BurstTiming {
+  return {
+    count,
+    first,
+    last: performance.now(),
+    cpu: process.cpuUsage(),
+    firstPayload,
+    lastPayload,
+  };
+}
+
 async function pqnotifyReceiver(task: ListenerTask, style: PqnotifyStyle): Promise<Receiver> {
   const clock = task.timed && dialSocket !== undefined ? new HandoutClock() : undefined;
   const conn = await connect(
@@ -306,14 +323,7 @@ async function pqnotifyReceiver(task: ListenerTask, style: PqnotifyStyle): Promi
       }
       progress.count = count;
     }
-    return {
-      count,
-      first,
-      last: performance.now(),
-      cpu: process.cpuUsage(),
-      firstPayload,
-      lastPayload,
-    };
+    return burstTiming(count, first, firstPayload, lastPayload);
   };
   const burstByIterator = async (n: number, progress: Progress): Promise<BurstTiming> => {
     let first = 0;
@@ -329,14 +339,7 @@ async function pqnotifyReceiver(task: ListenerTask, style: PqnotifyStyle): Promi
         break;
       }
     }
-    return {
-      count: progress.count,
-      first,
-      last: performance.now(),
-      cpu: process.cpuUsage(),
-      firstPayload,
-      lastPayload,
-    };
+    return burstTiming(progress.count, first, firstPayload, lastPayload);
   };
   const burstByBatches = async (n: number, progress: Progress): Promise<BurstTiming> => {
     let first = 0;
@@ -353,14 +356,7 @@ async function pqnotifyReceiver(task: ListenerTask, style: PqnotifyStyle): Promi
         break;
       }
     }
-    return {
-      count: progress.count,
-      first,
-      last: performance.now(),
-      cpu: process.cpuUsage(),
-      firstPayload,
-      lastPayload,
-    };
+    return burstTiming(progress.count, first, firstPayload, lastPayload);
   };
   /** Resolves with the next notification's payload, the way `style` takes them. */
   const receiver = (): { receive: () => Promise<string>; stop: () => Promise<unknown> } => {

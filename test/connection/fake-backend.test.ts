@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Connection, ConnectionError, connect, ProtocolError } from '../../src/index.js';
-import { FakeBackend, type FakeSession } from '../support/fake-backend.js';
+import { FakeBackend, type FakeSession, textField } from '../support/fake-backend.js';
 import { connectFailure } from '../support/server.js';
 
 let backend: FakeBackend | undefined;
@@ -244,7 +244,7 @@ describe('odd bytes and timings after startup', () => {
     const conn = await ready(async (session) => {
       await session.expect('Query');
       session.send(
-        { type: 'RowDescription', fields: [field('a')] },
+        { type: 'RowDescription', fields: [textField('a')] },
         { type: 'NotificationResponse', processId: 5, channel: 'mid', payload: 'x' },
         { type: 'DataRow', values: [new Uint8Array([0x31])] },
         { type: 'NoticeResponse', fields: { severity: 'NOTICE', message: 'hello' } },
@@ -264,22 +264,10 @@ describe('odd bytes and timings after startup', () => {
   it('the server closing half-way through a result rejects the command', async () => {
     const conn = await ready(async (session) => {
       await session.expect('Query');
-      session.send({ type: 'RowDescription', fields: [field('a')] });
+      session.send({ type: 'RowDescription', fields: [textField('a')] });
       session.end();
     });
     await expect(conn.exec('SELECT 1')).rejects.toMatchObject({ code: 'CONNECTION_LOST' });
     expect(conn.status).toBe('bad');
   });
 });
-
-function field(name: string) {
-  return {
-    name,
-    tableOid: 0,
-    columnAttributeNumber: 0,
-    dataTypeOid: 25,
-    dataTypeSize: -1,
-    typeModifier: -1,
-    format: 0,
-  };
-}

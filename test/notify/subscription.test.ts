@@ -2,31 +2,19 @@ import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionError, createListener, type Listener } from '../../src/index.js';
 import { POOLER_PROBE, POOLER_PROBES, SUBSCRIPTION_CHECK } from '../../src/notify/subscription.js';
-import { FakeBackend, type FakeSession } from '../support/fake-backend.js';
+import { FakeBackend, type FakeSession, textField } from '../support/fake-backend.js';
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-function field(name: string) {
-  return {
-    name,
-    tableOid: 0,
-    columnAttributeNumber: 0,
-    dataTypeOid: 25,
-    dataTypeSize: -1,
-    typeModifier: -1,
-    format: 0,
-  };
-}
-
 const text = (value: string | number) => new TextEncoder().encode(String(value));
 
 /** Sends one statement's result: RowDescription, a DataRow per row, CommandComplete. */
 function rows(session: FakeSession, names: string[], values: (string | number)[][]): void {
   session.send(
-    { type: 'RowDescription', fields: names.map(field) },
+    { type: 'RowDescription', fields: names.map(textField) },
     ...values.map((row) => ({ type: 'DataRow' as const, values: row.map(text) })),
     { type: 'CommandComplete', commandTag: `SELECT ${values.length}` },
   );

@@ -8,6 +8,19 @@ import {
   writeBackendMessage,
 } from '../../src/protocol/index.js';
 
+/** A RowDescription field of type text named `name`, for scripted query results. */
+export function textField(name: string) {
+  return {
+    name,
+    tableOid: 0,
+    columnAttributeNumber: 0,
+    dataTypeOid: 25,
+    dataTypeSize: -1,
+    typeModifier: -1,
+    format: 0,
+  };
+}
+
 /**
  * One client connection to the fake backend, driven step by step by a test script:
  * `receive()` the next frontend message, `send()` backend messages (encoded with pqnotify's

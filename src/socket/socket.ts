@@ -248,22 +248,25 @@ class NodeTransport implements Transport {
 }
 
 /**
- * Settles when `tls` (dialed with TLS) is secure, or rejects with its first error. The
- * rejection counts as handled: a dial that fails or is abandoned before upgrade() leaves it
- * unobserved.
+ * Settles when `tls` (dialed with TLS) is secure, or rejects with its first error, or when it
+ * closes first (destroyed: by a deadline, say). The rejection counts as handled: a dial that
+ * fails or is abandoned before upgrade() leaves it unobserved.
  */
 function handshakeOf(tls: TLSSocket): Promise<void> {
   const handshake = new Promise<void>((resolve, reject) => {
-    const onSecure = () => {
-      tls.off('error', onError);
-      resolve();
-    };
-    const onError = (error: Error) => {
+    const settle = (error?: Error) => {
       tls.off('secureConnect', onSecure);
-      reject(error);
+      tls.off('error', onError);
+      tls.off('close', onClose);
+      if (error === undefined) resolve();
+      else reject(error);
     };
+    const onSecure = () => settle();
+    const onError = (error: Error) => settle(error);
+    const onClose = () => settle(new Error('the connection closed before TLS was set up'));
     tls.once('secureConnect', onSecure);
     tls.once('error', onError);
+    tls.once('close', onClose);
   });
   handshake.catch(() => undefined);
   return handshake;

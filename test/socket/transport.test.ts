@@ -187,6 +187,19 @@ describe.skipIf(!managed?.certs)('the Node transport with direct TLS', () => {
     expect(fromTls.buffers.size).toBe(1);
   });
 
+  it('upgrade() rejects when the transport is destroyed during the handshake (a server that never answers)', async () => {
+    const silent = createServer((client) => client.on('error', () => undefined));
+    servers.push(silent);
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const port = (silent.address() as { port: number }).port;
+    const settings = await tlsSettings();
+    const transport = await dial(port, 'direct', settings);
+    const upgrading = transport.upgrade(settings);
+    transport.destroy();
+    await expect(upgrading).rejects.toThrow(/closed before TLS was set up/);
+  });
+
   it('upgrade() rejects with the handshake error: a name the certificate does not list', async () => {
     const settings = await tlsSettings('wrong.example');
     const transport = await dial(await serveTls(pattern(10)), 'direct', settings);

@@ -147,35 +147,24 @@ class NodeTransport implements Transport {
   }
 
   upgrade(settings: TlsSettings): Promise<Transport> {
-    const handshake = this.handshake;
-    if (handshake !== undefined) {
-      this.handshake = undefined;
-      return handshake.then(
-        () => this,
-        (error: unknown) => {
-          this.destroy();
-          throw error;
-        },
-      );
-    }
-    this.released = true;
-    this.stream.off('data', this.received);
-    return new Promise<Transport>((resolve, reject) => {
+    let upgraded: NodeTransport = this;
+    let handshake = this.handshake;
+    if (handshake !== undefined) this.handshake = undefined;
+    else {
+      this.released = true;
+      this.stream.off('data', this.received);
       const tls = tlsConnect({ ...nodeTlsOptions(settings), socket: this.stream });
       // Made before the handshake, so that anything received after it waits for start().
-      const upgraded = new NodeTransport(tls, false);
-      const onSecure = () => {
-        tls.off('error', onError);
-        resolve(upgraded);
-      };
-      const onError = (error: Error) => {
-        tls.off('secureConnect', onSecure);
-        tls.destroy();
-        reject(error);
-      };
-      tls.once('secureConnect', onSecure);
-      tls.once('error', onError);
-    });
+      upgraded = new NodeTransport(tls, false);
+      handshake = handshakeOf(tls);
+    }
+    return handshake.then(
+      () => upgraded,
+      (error: unknown) => {
+        upgraded.destroy();
+        throw error;
+      },
+    );
   }
 
   peerCertificate(): Uint8Array | undefined {

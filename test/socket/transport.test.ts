@@ -155,8 +155,8 @@ describe('the Node transport without TLS', () => {
   });
 });
 
-describe.skipIf(!managed?.certs)('the Node transport with direct TLS', () => {
-  it('starts TLS as it dials; upgrade() waits for that handshake and resolves with the same transport', async () => {
+describe.skipIf(!managed?.certs)('the Node transport with TLS', () => {
+  it('direct: starts TLS as it dials; upgrade() waits for that handshake and resolves with the same transport', async () => {
     const settings = await tlsSettings();
     const transport = await dial(await serveTls(pattern(10)), 'direct', settings);
     expect(await transport.upgrade(settings)).toBe(transport);
@@ -166,7 +166,7 @@ describe.skipIf(!managed?.certs)('the Node transport with direct TLS', () => {
     expect([...received]).toEqual([...pattern(10)]);
   });
 
-  it('reads the decrypted bytes into the buffer plaintext reads use, in order, stopping soon after readAheadBytes until take()', async () => {
+  it('direct: reads the decrypted bytes into the buffer plaintext reads use, in order, stopping soon after readAheadBytes until take()', async () => {
     const size = 3 * 1024 * 1024 + 17;
     const sent = pattern(size, 7);
     const plain = pattern(size);
@@ -187,7 +187,7 @@ describe.skipIf(!managed?.certs)('the Node transport with direct TLS', () => {
     expect(fromTls.buffers.size).toBe(1);
   });
 
-  it('upgrade() rejects when the transport is destroyed during the handshake (a server that never answers)', async () => {
+  it('direct: upgrade() rejects when the transport is destroyed during the handshake (a server that never answers)', async () => {
     const silent = createServer((client) => client.on('error', () => undefined));
     servers.push(silent);
     silent.listen(0, '127.0.0.1');
@@ -196,6 +196,22 @@ describe.skipIf(!managed?.certs)('the Node transport with direct TLS', () => {
     const settings = await tlsSettings();
     const transport = await dial(port, 'direct', settings);
     const upgrading = transport.upgrade(settings);
+    transport.destroy();
+    await expect(upgrading).rejects.toThrow(/closed before TLS was set up/);
+  });
+
+  it("after SSLRequest too: upgrade() rejects when the transport is destroyed during the handshake (a server that answers 'S', then nothing)", async () => {
+    const silent = createServer((client) => {
+      client.on('error', () => undefined);
+      client.once('data', () => client.write('S'));
+    });
+    servers.push(silent);
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    const transport = await dial((silent.address() as { port: number }).port, 'starttls');
+    transport.write(Uint8Array.of(0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f));
+    expect([...(await transport.read(1))]).toEqual([0x53]);
+    const upgrading = transport.upgrade(await tlsSettings());
     transport.destroy();
     await expect(upgrading).rejects.toThrow(/closed before TLS was set up/);
   });

@@ -23,16 +23,22 @@ function pattern(size: number, from = 0): Uint8Array {
 
 const servers: Server[] = [];
 
-/** A local TCP server that writes `bytes` to each client, then ends. */
-async function serve(bytes: Uint8Array): Promise<number> {
-  const server = createServer((client: Socket) => {
-    client.on('error', () => undefined);
-    client.end(bytes);
-  });
+/** Listens on a free local port (closed after the test) and resolves with it. */
+async function listening(server: Server): Promise<number> {
   servers.push(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return (server.address() as { port: number }).port;
+}
+
+/** A local TCP server that writes `bytes` to each client, then ends. */
+function serve(bytes: Uint8Array): Promise<number> {
+  return listening(
+    createServer((client: Socket) => {
+      client.on('error', () => undefined);
+      client.end(bytes);
+    }),
+  );
 }
 
 /**
@@ -41,21 +47,19 @@ async function serve(bytes: Uint8Array): Promise<number> {
  */
 async function serveTls(bytes: Uint8Array): Promise<number> {
   const certs = managed!.certs!;
-  const server = createTlsServer(
-    {
-      key: await readFile(certs.serverKey),
-      cert: await readFile(certs.serverCert),
-      ALPNProtocols: ['postgresql'],
-    },
-    (client) => {
-      client.on('error', () => undefined);
-      client.end(bytes);
-    },
+  return listening(
+    createTlsServer(
+      {
+        key: await readFile(certs.serverKey),
+        cert: await readFile(certs.serverCert),
+        ALPNProtocols: ['postgresql'],
+      },
+      (client) => {
+        client.on('error', () => undefined);
+        client.end(bytes);
+      },
+    ),
   );
-  servers.push(server);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return (server.address() as { port: number }).port;
 }
 
 function dial(
@@ -188,11 +192,7 @@ describe.skipIf(!managed?.certs)('the Node transport with TLS', () => {
   });
 
   it('direct: upgrade() rejects when the transport is destroyed during the handshake (a server that never answers)', async () => {
-    const silent = createServer((client) => client.on('error', () => undefined));
-    servers.push(silent);
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    const port = (silent.address() as { port: number }).port;
+    const port = await listening(createServer((client) => client.on('error', () => undefined)));
     const settings = await tlsSettings();
     const transport = await dial(port, 'direct', settings);
     const upgrading = transport.upgrade(settings);
@@ -201,14 +201,13 @@ describe.skipIf(!managed?.certs)('the Node transport with TLS', () => {
   });
 
   it("after SSLRequest too: upgrade() rejects when the transport is destroyed during the handshake (a server that answers 'S', then nothing)", async () => {
-    const silent = createServer((client) => {
-      client.on('error', () => undefined);
-      client.once('data', () => client.write('S'));
-    });
-    servers.push(silent);
-    silent.listen(0, '127.0.0.1');
-    await once(silent, 'listening');
-    const transport = await dial((silent.address() as { port: number }).port, 'starttls');
+    const port = await listening(
+      createServer((client) => {
+        client.on('error', () => undefined);
+        client.once('data', () => client.write('S'));
+      }),
+    );
+    const transport = await dial(port, 'starttls');
     transport.write(Uint8Array.of(0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f));
     expect([...(await transport.read(1))]).toEqual([0x53]);
     const upgrading = transport.upgrade(await tlsSettings());

@@ -237,8 +237,8 @@ class NodeTransport implements Transport {
 }
 
 /**
- * Settles when `tls` (dialed with TLS) is secure, or rejects with its first error, or when it
- * closes first (destroyed: by a deadline, say). The rejection counts as handled: a dial that
+ * Settles when `tls` is secure, or rejects with its first error, or when it closes first
+ * (destroyed: by a deadline, say). The rejection counts as handled: a direct TLS dial that
  * fails or is abandoned before upgrade() leaves it unobserved.
  */
 function handshakeOf(tls: TLSSocket): Promise<void> {
@@ -325,7 +325,7 @@ export const dialSocket: Dialer = (target, options) =>
   new Promise<Transport>((resolve, reject) => {
     const reads: { transport?: NodeTransport } = {};
     const direct = options.encryption === 'direct' ? options.tls : undefined;
-    // What will be upgraded to TLS is read through `data`, as node:tls takes the stream over.
+    // A socket upgraded after SSLRequest is read through `data`, as node:tls takes it over.
     const ownReads = options.encryption === 'none' || direct !== undefined;
     const socket =
       direct === undefined

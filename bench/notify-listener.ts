@@ -61,6 +61,8 @@ export interface ListenerTask {
   url: string;
   /** Connect with sslmode=require (TLS, the server's certificate not verified). */
   tls: boolean;
+  /** With tls: pqnotify and node-raw use sslnegotiation=direct (TLS from the first byte). */
+  direct: boolean;
   channel: string;
   /** Burst mode: notifications per burst; connections mode: per connection. */
   count: number;
@@ -208,9 +210,14 @@ function timedDialer(clock: HandoutClock): Dialer {
   return async (target, options) => timedTransport(await dialSocket!(target, options), clock);
 }
 
-/** The URL a pqnotify connection uses: the task's, with sslmode=require over TLS. */
+/**
+ * The URL a pqnotify connection uses: the task's, with sslmode=require over TLS (and
+ * sslnegotiation=direct when the task says so).
+ */
 function pqnotifyUrl(task: ListenerTask): string {
-  return task.tls ? `${task.url}${task.url.includes('?') ? '&' : '?'}sslmode=require` : task.url;
+  if (!task.tls) return task.url;
+  const tls = task.direct ? 'sslmode=require&sslnegotiation=direct' : 'sslmode=require';
+  return `${task.url}${task.url.includes('?') ? '&' : '?'}${tls}`;
 }
 
 function emit(event: ListenerEvent): void {
@@ -557,6 +564,7 @@ async function rawReceiver(task: ListenerTask, frames: boolean): Promise<Receive
       };
   const session = await RawSession.open(task.url, handler, {
     tls: task.tls,
+    direct: task.direct,
     ...(clock ? { onRead: clock.read } : {}),
   });
   await session.query(`LISTEN ${escapeIdentifier(task.channel)}`);
@@ -566,7 +574,7 @@ async function rawReceiver(task: ListenerTask, frames: boolean): Promise<Receive
       const notifier = await RawSession.open(
         task.url,
         { strings: () => undefined },
-        { tls: task.tls },
+        { tls: task.tls, direct: task.direct },
       );
       const series = await sampleLatency(
         task,

@@ -161,6 +161,8 @@ export interface Machine {
   runtime: string;
   /** True when every client connected with sslmode=require (--tls). */
   tls: boolean;
+  /** With tls: pqnotify and node-raw used sslnegotiation=direct (--tls-direct). */
+  tlsDirect?: boolean;
   server: string;
   serverSource: string;
   libpq: string | null;

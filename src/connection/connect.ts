@@ -3,7 +3,14 @@ import { isIP } from 'node:net';
 import { Decoder, Writer, writeCancelRequest, writeSSLRequest } from '../protocol/index.js';
 import { defaultDialer } from '../socket/default-dialer.js';
 import { keepAliveTuning } from '../socket/socket.js';
-import type { DialError, Dialer, DialTarget, Encryption, Transport } from '../socket/transport.js';
+import type {
+  DialError,
+  Dialer,
+  DialTarget,
+  Encryption,
+  TlsSettings,
+  Transport,
+} from '../socket/transport.js';
 import { Authenticator } from './authenticate.js';
 import type { ConnectionConfig, ConnectOptions, HostTarget } from './config.js';
 import { Connection } from './connection.js';
@@ -327,6 +334,9 @@ async function open(
   signal: AbortSignal,
   timeoutMs: number,
 ): Promise<Transport> {
+  // Direct TLS may start as the dialer connects (DialOptions.tls): its settings come first.
+  const direct =
+    encryption === 'direct' ? checkedTlsSettings(config, host, target, environment) : undefined;
   const transport = await dialer(target, {
     timeoutMs,
     keepAlive: config.keepalives,
@@ -335,6 +345,7 @@ async function open(
     keepAliveCount: config.keepalivesCount ?? 0,
     signal,
     encryption,
+    tls: direct,
   });
   if (encryption === 'none') return transport;
   const address = target.label;
@@ -381,14 +392,7 @@ async function open(
         );
       }
     }
-    if (config.sslmode === 'verify-full' && host.addressOnly) {
-      throw new ConnectionError(
-        'CONNECTION_TLS',
-        `${address}: host name must be specified for a verified SSL connection (sslmode=verify-full), but only hostaddr ${host.hostaddr} is given`,
-        { address },
-      );
-    }
-    return await transport.upgrade(tlsSettings(config, host.host, environment));
+    return await transport.upgrade(direct ?? checkedTlsSettings(config, host, target, environment));
   } catch (error) {
     transport.destroy();
     if (signal.aborted)
@@ -409,6 +413,27 @@ async function open(
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * The TLS settings for `host`; throws ConnectionError (CONNECTION_TLS) when verify-full has
+ * no host name to check (only a hostaddr), or as tlsSettings() does.
+ */
+function checkedTlsSettings(
+  config: ConnectionConfig,
+  host: HostTarget,
+  target: DialTarget,
+  environment: Environment,
+): TlsSettings {
+  if (config.sslmode === 'verify-full' && host.addressOnly) {
+    const address = target.label;
+    throw new ConnectionError(
+      'CONNECTION_TLS',
+      `${address}: host name must be specified for a verified SSL connection (sslmode=verify-full), but only hostaddr ${host.hostaddr} is given`,
+      { address },
+    );
+  }
+  return tlsSettings(config, host.host, environment);
 }
 
 /**

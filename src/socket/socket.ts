@@ -20,9 +20,9 @@ import {
 
 /**
  * The one read buffer of every socket this module reads with `onread` (plaintext sockets, and
- * TLS sockets' decrypted bytes): each read is handed to a sink that copies what it keeps
- * before it returns, so one buffer serves every connection of the process. A plain
- * Uint8Array: its subarray() is cheaper than a Buffer's.
+ * the decrypted bytes of TLS sockets dialed with TLS: direct TLS): each read is handed to a
+ * sink that copies what it keeps before it returns, so one buffer serves every connection of
+ * the process. A plain Uint8Array: its subarray() is cheaper than a Buffer's.
  */
 const sharedReadBuffer = new Uint8Array(readAheadBytes);
 
@@ -49,7 +49,8 @@ interface PendingRead {
 /**
  * The Transport over a Node stream (also used under Bun and Deno): a net.Socket or TLSSocket
  * that reads into the shared buffer through `onread`, or any other Duplex (custom dialers,
- * in-memory tests), whose `data` chunks are handed to the sink as they come. Backpressure
+ * in-memory tests, and a TLSSocket made over an existing socket after STARTTLS, for which Node
+ * ignores `onread`), whose `data` chunks are handed to the sink as they come. Backpressure
  * pauses the stream, take() resumes it.
  */
 class NodeTransport implements Transport {
@@ -66,6 +67,8 @@ class NodeTransport implements Transport {
   private released = false;
   /** True until bytes are asked for (by read() or start()), for a stream read through `data`. */
   private idle: boolean;
+  /** For a TLSSocket dialed with TLS (direct TLS): its handshake, which upgrade() waits for. */
+  private handshake: Promise<void> | undefined;
 
   /**
    * Wraps `stream`, connected and not read yet. With `ownReads`, the stream was opened with
@@ -77,6 +80,7 @@ class NodeTransport implements Transport {
     ownReads: boolean,
   ) {
     this.idle = !ownReads;
+    if (stream instanceof TLSSocket && ownReads) this.handshake = handshakeOf(stream);
     stream.on('end', this.ended);
     stream.on('close', this.ended);
     stream.on('error', this.failed);
@@ -143,24 +147,24 @@ class NodeTransport implements Transport {
   }
 
   upgrade(settings: TlsSettings): Promise<Transport> {
-    this.released = true;
-    this.stream.off('data', this.received);
-    return new Promise<Transport>((resolve, reject) => {
+    let upgraded: NodeTransport = this;
+    let handshake = this.handshake;
+    if (handshake !== undefined) this.handshake = undefined;
+    else {
+      this.released = true;
+      this.stream.off('data', this.received);
       const tls = tlsConnect({ ...nodeTlsOptions(settings), socket: this.stream });
       // Made before the handshake, so that anything received after it waits for start().
-      const upgraded = new NodeTransport(tls, false);
-      const onSecure = () => {
-        tls.off('error', onError);
-        resolve(upgraded);
-      };
-      const onError = (error: Error) => {
-        tls.off('secureConnect', onSecure);
-        tls.destroy();
-        reject(error);
-      };
-      tls.once('secureConnect', onSecure);
-      tls.once('error', onError);
-    });
+      upgraded = new NodeTransport(tls, false);
+      handshake = handshakeOf(tls);
+    }
+    return handshake.then(
+      () => upgraded,
+      (error: unknown) => {
+        upgraded.destroy();
+        throw error;
+      },
+    );
   }
 
   peerCertificate(): Uint8Array | undefined {
@@ -232,6 +236,31 @@ class NodeTransport implements Transport {
   }
 }
 
+/**
+ * Settles when `tls` is secure, or rejects with its first error, or when it closes first
+ * (destroyed: by a deadline, say). The rejection counts as handled: a direct TLS dial that
+ * fails or is abandoned before upgrade() leaves it unobserved.
+ */
+function handshakeOf(tls: TLSSocket): Promise<void> {
+  const handshake = new Promise<void>((resolve, reject) => {
+    const settle = (error?: Error) => {
+      tls.off('secureConnect', onSecure);
+      tls.off('error', onError);
+      tls.off('close', onClose);
+      if (error === undefined) resolve();
+      else reject(error);
+    };
+    const onSecure = () => settle();
+    const onError = (error: Error) => settle(error);
+    const onClose = () => settle(new Error('the connection closed before TLS was set up'));
+    tls.once('secureConnect', onSecure);
+    tls.once('error', onError);
+    tls.once('close', onClose);
+  });
+  handshake.catch(() => undefined);
+  return handshake;
+}
+
 function concat(chunks: Uint8Array[]): Uint8Array {
   let length = 0;
   for (const chunk of chunks) length += chunk.length;
@@ -286,18 +315,25 @@ export function transportFromDuplex(stream: Duplex): Transport {
 /**
  * The default Dialer, over Node's sockets (also under Bun and Deno): dials TCP or a
  * Unix-domain socket with a timeout, and resolves with its Transport once connected,
- * TCP_NODELAY on. Every read, plaintext or (after upgrade()) decrypted, lands in one buffer
- * shared by the process and is handed to the sink at once. Rejects with DialError.
+ * TCP_NODELAY on. Plaintext reads land in one buffer shared by the process and are handed to
+ * the sink at once; so do decrypted reads with direct TLS, which starts TLS as it connects
+ * (with DialOptions.tls; upgrade() then waits for the handshake). After STARTTLS, node:tls
+ * hands each decrypted TLS record as a Buffer of its own instead (Node ignores `onread` for a
+ * TLS socket made over an existing one). Rejects with DialError.
  */
 export const dialSocket: Dialer = (target, options) =>
   new Promise<Transport>((resolve, reject) => {
     const reads: { transport?: NodeTransport } = {};
-    // What will be upgraded to TLS is read through `data`, as node:tls takes the stream over.
-    const ownReads = options.encryption === 'none';
-    const socket = netConnect({
-      ...connectOptions(target),
-      ...(ownReads ? { onread: readInto(reads) } : {}),
-    });
+    const direct = options.encryption === 'direct' ? options.tls : undefined;
+    // A socket upgraded after SSLRequest is read through `data`, as node:tls takes it over.
+    const ownReads = options.encryption === 'none' || direct !== undefined;
+    const socket =
+      direct === undefined
+        ? netConnect({
+            ...connectOptions(target),
+            ...(ownReads ? { onread: readInto(reads) } : {}),
+          })
+        : tlsConnect(directOptions(target, direct, readInto(reads)));
     socket.pause();
     const transport = new NodeTransport(socket, ownReads);
     reads.transport = transport;
@@ -363,6 +399,24 @@ export const dialSocket: Dialer = (target, options) =>
  * themselves (libuv); none of them offers TCP_USER_TIMEOUT.
  */
 export const keepAliveTuning: boolean = Socket.prototype.setKeepAlive.length >= 4;
+
+/**
+ * tls.connect's options to dial `target` with TLS at once, its decrypted reads going to
+ * `onread` (which Node documents for tls.connect without a socket, and its type declarations
+ * leave out).
+ */
+function directOptions(
+  target: DialTarget,
+  settings: TlsSettings,
+  onread: NetConnectOpts['onread'],
+): TlsOptions {
+  const options: TlsOptions & Pick<NetConnectOpts, 'onread'> = {
+    ...connectOptions(target),
+    ...nodeTlsOptions(settings),
+    onread,
+  };
+  return options;
+}
 
 function connectOptions(target: DialTarget): NetConnectOpts {
   return target.kind === 'unix'

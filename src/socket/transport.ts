@@ -43,6 +43,12 @@ export interface DialOptions {
   signal?: AbortSignal | undefined;
   /** How the connection will be encrypted; absent means `'starttls'` (the most general). */
   encryption?: Encryption;
+  /**
+   * With `encryption: 'direct'`, the settings upgrade() will be given. A dialer may start TLS
+   * with them as it connects (Node's does, so that a TLS socket of its own reads into the
+   * shared read buffer); upgrade() then waits for that handshake. Other dialers ignore it.
+   */
+  tls?: TlsSettings | undefined;
 }
 
 /**
@@ -92,7 +98,8 @@ export type CloseListener = (error: Error | undefined) => void;
 /**
  * Bytes a transport hands to its sink without a take() before it stops reading (the rest
  * waits in the kernel, and TCP flow control holds the peer back). Reads already under way
- * may pass it by one read, so at most about twice this waits.
+ * may pass it by one socket read (over TLS, every record that read brought in), so at most
+ * about twice this waits.
  */
 export const readAheadBytes = 64 * 1024;
 
@@ -188,7 +195,8 @@ export interface Transport {
   /**
    * Before start() only: starts TLS over this connection (after the server's 'S', or first
    * thing for direct TLS) and resolves, once the handshake and the certificate checks pass,
-   * with the Transport that carries the encrypted stream; this one must not be used again.
+   * with the Transport that carries the encrypted stream; this one must not be used again,
+   * unless that is itself (a transport dialed with TLS already started: DialOptions.tls).
    * Rejects with DialError `'unsupported'` for settings the platform cannot honour, otherwise
    * with the TLS error (having destroyed the connection).
    */

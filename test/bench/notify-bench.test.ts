@@ -329,6 +329,32 @@ describe('npm run bench -- notify', () => {
     );
   }, 300_000);
 
+  it.skipIf((managed?.cluster?.major ?? 0) < 17)(
+    '--tls-direct puts pqnotify and node-raw on sslnegotiation=direct, the others on SSLRequest',
+    async () => {
+      // The bench's server takes TLS connections only; its binaries are the test server's.
+      const report = await benchNotify([
+        '--tls-direct',
+        '--clients',
+        'pqnotify-loop,node-raw-frames,pg',
+        '--sizes',
+        '6',
+        '--count',
+        '2000',
+        '--scenarios',
+        'burst',
+      ]);
+      expect(report.failures).toEqual([]);
+      expect(report.machine).toMatchObject({ tls: true, tlsDirect: true });
+      expect(report.skipped).toEqual([]);
+      for (const client of ['pqnotify-loop', 'node-raw-frames', 'pg']) {
+        const rows = report.throughput.filter((r) => r.client === client);
+        expect(rows.map((r) => r.perSecond !== null && r.perSecond > 0)).toEqual([true, true]);
+      }
+    },
+    300_000,
+  );
+
   it.skipIf(!trustUrl)(
     'measures memory per connection, idle and after traffic, for pqnotify, pg and postgres.js',
     async () => {

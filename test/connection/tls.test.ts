@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectionError, type ConnectOptions, connect } from '../../src/index.js';
 import { type Cluster, startCluster } from '../support/cluster.js';
-import { connectFailure, managed } from '../support/server.js';
+import { connectFailure, managed, waitUntilSleeping } from '../support/server.js';
 
 type SslMode = NonNullable<ConnectOptions['sslmode']>;
 const modes: SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
@@ -111,6 +111,25 @@ describe.skipIf(!managed)('sslmode against a server with TLS (certificate for lo
     async () => {
       expect(await outcome({ ...base('verify-full'), sslnegotiation: 'direct' })).toBe(true);
       expect(await outcome({ ...base('require'), sslnegotiation: 'direct' })).toBe(true);
+    },
+  );
+
+  it.skipIf(server.cluster!.major < 17)(
+    'sslnegotiation=direct: cancel() reaches the server over its own direct TLS connection',
+    async () => {
+      await using conn = await connect({
+        ...base('require'),
+        dbname: 'postgres',
+        sslnegotiation: 'direct',
+      });
+      await using observer = await connect({ ...base('require'), dbname: 'postgres' });
+      const outcome = conn.exec('SELECT pg_sleep(30)').then(
+        () => 'finished',
+        (error: { sqlState?: string }) => error.sqlState,
+      );
+      await waitUntilSleeping(observer, conn.backendPid);
+      await conn.cancel();
+      expect(await outcome).toBe('57014');
     },
   );
 

@@ -52,6 +52,7 @@ function suiteConfig(runtime: (typeof runtimes)[number]): string {
         caCert: server.certs?.caCert,
         socketDir: server.cluster?.socketDir,
         scram: { user: 'pqn_scram', password: server.roles?.pqn_scram },
+        directTls: (server.cluster?.major ?? 0) >= 17 ? true : undefined,
       }
     : {};
   return JSON.stringify({

@@ -11,7 +11,8 @@
 // superuser URL over TCP), `cli` (the command that runs a script on this runtime, to which
 // dist/cli.js and its arguments are appended), and, when the server is the test run's own,
 // `caCert` (the CA that signed the server's certificate for localhost), `socketDir` (its Unix
-// socket directory) and `scram` ({ user, password } of a role that logs in with SCRAM). Checks
+// socket directory), `scram` ({ user, password } of a role that logs in with SCRAM) and
+// `directTls` (true when the server takes sslnegotiation=direct: PostgreSQL 17 and later). Checks
 // that need one of those report `skip` without it. Each check prints one JSON line on stdout:
 // { check, status: 'pass' | 'fail' | 'skip', ms, detail }. The exit code is 1 when any failed.
 
@@ -152,6 +153,31 @@ const checks = [
       );
       expect(refused?.code === 'CONNECTION_TLS', `not refused as CONNECTION_TLS: ${refused}`);
     },
+  },
+  {
+    name: 'TLS sslnegotiation=direct: a burst past the read-ahead limit arrives whole',
+    needs: ['directTls'],
+    run: () =>
+      withConnection({ sslmode: 'require', sslnegotiation: 'direct' }, (listener) =>
+        withConnection({}, async (notifier) => {
+          expect(listener.tls, 'the connection says it is not encrypted');
+          const name = channel('direct');
+          await listener.listen(name);
+          // 300 KB in one transaction, several times the read-ahead limit.
+          await notifier.query(
+            "SELECT pg_notify($1, repeat('x', 1000) || i) FROM generate_series(1, 300) i",
+            [name],
+          );
+          const received = [];
+          while (received.length < 300) {
+            await listener.waitReadable();
+            listener.consumeInput();
+            for (let n = listener.notifies(); n; n = listener.notifies()) received.push(n.payload);
+          }
+          const expected = Array.from({ length: 300 }, (_, i) => `${'x'.repeat(1000)}${i + 1}`);
+          expect(received.join() === expected.join(), 'the burst arrived changed or out of order');
+        }),
+      ),
   },
   {
     name: 'SCRAM-SHA-256-PLUS (channel_binding=require)',

@@ -1,15 +1,18 @@
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import { createServer, connect as netConnect, type Server, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
+import { createServer as createTlsServer } from 'node:tls';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   type DialOptions,
   readAheadBytes,
+  type TlsSettings,
   type Transport,
   transportFromDuplex,
 } from '../../src/index.js';
 import { dialSocket } from '../../src/socket/socket.js';
-import { connectTest, receive, transports, waitUntilSleeping } from '../support/server.js';
+import { connectTest, managed, receive, transports, waitUntilSleeping } from '../support/server.js';
 
 /** Bytes `from`..250 over and over, so any loss, repeat, reordering or cross-talk shows. */
 function pattern(size: number, from = 0): Uint8Array {
@@ -20,23 +23,70 @@ function pattern(size: number, from = 0): Uint8Array {
 
 const servers: Server[] = [];
 
-/** A local TCP server that writes `bytes` to each client, then ends. */
-async function serve(bytes: Uint8Array): Promise<number> {
-  const server = createServer((client: Socket) => {
-    client.on('error', () => undefined);
-    client.end(bytes);
-  });
+/** Listens on a free local port (closed after the test) and resolves with it. */
+async function listening(server: Server): Promise<number> {
   servers.push(server);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return (server.address() as { port: number }).port;
 }
 
-function dial(port: number, encryption: DialOptions['encryption']): Promise<Transport> {
+/** A local TCP server that writes `bytes` to each client, then ends. */
+function serve(bytes: Uint8Array): Promise<number> {
+  return listening(
+    createServer((client: Socket) => {
+      client.on('error', () => undefined);
+      client.end(bytes);
+    }),
+  );
+}
+
+/**
+ * A local TLS server (the test run's certificate for localhost, ALPN postgresql, as for direct
+ * TLS) that writes `bytes` to each client, then ends.
+ */
+async function serveTls(bytes: Uint8Array): Promise<number> {
+  const certs = managed!.certs!;
+  return listening(
+    createTlsServer(
+      {
+        key: await readFile(certs.serverKey),
+        cert: await readFile(certs.serverCert),
+        ALPNProtocols: ['postgresql'],
+      },
+      (client) => {
+        client.on('error', () => undefined);
+        client.end(bytes);
+      },
+    ),
+  );
+}
+
+function dial(
+  port: number,
+  encryption: DialOptions['encryption'],
+  tls?: TlsSettings,
+): Promise<Transport> {
   return dialSocket(
     { kind: 'tcp', host: '127.0.0.1', port, label: `127.0.0.1:${port}` },
-    { timeoutMs: 5000, keepAlive: false, keepAliveInitialDelayMs: 0, encryption },
+    { timeoutMs: 5000, keepAlive: false, keepAliveInitialDelayMs: 0, encryption, tls },
   );
+}
+
+/** TLS settings as sslmode=require gives them, or checking the name `host` against the test CA. */
+async function tlsSettings(host?: string): Promise<TlsSettings> {
+  return {
+    mode: host === undefined ? 'require' : 'verify-full',
+    verify: host === undefined ? 'none' : 'full',
+    host: host ?? 'localhost',
+    servername: host,
+    roots: host === undefined ? undefined : await readFile(managed!.certs!.caCert),
+    client: undefined,
+    crl: undefined,
+    alpn: ['postgresql'],
+    minVersion: 'TLSv1.2',
+    maxVersion: undefined,
+  };
 }
 
 /**
@@ -106,6 +156,69 @@ describe('the Node transport without TLS', () => {
     expect(Buffer.compare(fromB.received, second)).toBe(0);
     expect(fromA.buffers.size).toBe(1);
     expect([...fromB.buffers]).toEqual([...fromA.buffers]);
+  });
+});
+
+describe.skipIf(!managed?.certs)('the Node transport with TLS', () => {
+  it('direct: starts TLS as it dials; upgrade() waits for that handshake and resolves with the same transport', async () => {
+    const settings = await tlsSettings();
+    const transport = await dial(await serveTls(pattern(10)), 'direct', settings);
+    expect(await transport.upgrade(settings)).toBe(transport);
+    expect(transport.peerCertificate()?.length).toBeGreaterThan(0);
+    const { error, received } = await drain(transport, 10);
+    expect(error).toBeUndefined();
+    expect([...received]).toEqual([...pattern(10)]);
+  });
+
+  it('direct: reads the decrypted bytes into the buffer plaintext reads use, in order, stopping soon after readAheadBytes until take()', async () => {
+    const size = 3 * 1024 * 1024 + 17;
+    const sent = pattern(size, 7);
+    const plain = pattern(size);
+    const settings = await tlsSettings();
+    const [tls, clear] = await Promise.all([
+      dial(await serveTls(sent), 'direct', settings),
+      dial(await serve(plain), 'none'),
+    ]);
+    await tls.upgrade(settings);
+    const [fromTls, fromClear] = await Promise.all([drain(tls, size), drain(clear, size)]);
+    expect(fromTls.error).toBeUndefined();
+    expect(Buffer.compare(fromTls.received, sent)).toBe(0);
+    expect(Buffer.compare(fromClear.received, plain)).toBe(0);
+    // Stopping the TLS socket stops its socket reads, but every record of the last one is
+    // still decrypted and handed over: up to a socket read (64 KiB) and a record (16 KiB) more.
+    expect(fromTls.mostUnreadBefore).toBeLessThanOrEqual(2 * readAheadBytes + 16 * 1024);
+    expect([...fromTls.buffers]).toEqual([...fromClear.buffers]);
+    expect(fromTls.buffers.size).toBe(1);
+  });
+
+  it('direct: upgrade() rejects when the transport is destroyed during the handshake (a server that never answers)', async () => {
+    const port = await listening(createServer((client) => client.on('error', () => undefined)));
+    const settings = await tlsSettings();
+    const transport = await dial(port, 'direct', settings);
+    const upgrading = transport.upgrade(settings);
+    transport.destroy();
+    await expect(upgrading).rejects.toThrow(/closed before TLS was set up/);
+  });
+
+  it("after SSLRequest too: upgrade() rejects when the transport is destroyed during the handshake (a server that answers 'S', then nothing)", async () => {
+    const port = await listening(
+      createServer((client) => {
+        client.on('error', () => undefined);
+        client.once('data', () => client.write('S'));
+      }),
+    );
+    const transport = await dial(port, 'starttls');
+    transport.write(Uint8Array.of(0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f));
+    expect([...(await transport.read(1))]).toEqual([0x53]);
+    const upgrading = transport.upgrade(await tlsSettings());
+    transport.destroy();
+    await expect(upgrading).rejects.toThrow(/closed before TLS was set up/);
+  });
+
+  it('upgrade() rejects with the handshake error: a name the certificate does not list', async () => {
+    const settings = await tlsSettings('wrong.example');
+    const transport = await dial(await serveTls(pattern(10)), 'direct', settings);
+    await expect(transport.upgrade(settings)).rejects.toThrow(/wrong\.example/);
   });
 });
 

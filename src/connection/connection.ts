@@ -25,6 +25,7 @@ import { ConnectionError, protocolViolation, ServerError } from './errors.js';
 import { escapeIdentifier, escapeLiteral } from './escape.js';
 import { Fifo } from './fifo.js';
 import { checkStartupAnswer, notPostgresql, shownBytes } from './first-answer.js';
+import { ServerParameters } from './parameters.js';
 import { PullIterator } from './pull-iterator.js';
 import { startupHandler } from './startup.js';
 import type {
@@ -67,7 +68,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private undecodedEnd = 0;
   /** Whole messages received so far (see receivedMessages). */
   private messages = 0;
-  private readonly parameters = new Map<string, string>();
+  private parameters = ServerParameters.none;
   private readonly sendCancel: CancelSender;
   private readonly turns = new Fifo<() => void>();
   private locked = false;
@@ -839,7 +840,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.announce('notice', message.fields);
         return;
       case 'ParameterStatus':
-        this.parameters.set(sharedText(message.name), sharedText(message.value));
+        this.parameters = this.parameters.with(message.name, message.value);
         this.announce('parameterStatus', message.name, message.value);
         return;
       default:
@@ -940,20 +941,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }
     }
   }
-}
-
-/**
- * One copy, for the whole process, of the short server parameter names and values: every
- * connection is told the same dozen or so at startup. Holds the first 256 distinct strings of
- * at most 64 characters; any other string is kept as it came.
- */
-const sharedTexts = new Map<string, string>();
-
-function sharedText(text: string): string {
-  const known = sharedTexts.get(text);
-  if (known !== undefined) return known;
-  if (text.length <= 64 && sharedTexts.size < 256) sharedTexts.set(text, text);
-  return text;
 }
 
 function transactionStatusOf(status: 'I' | 'T' | 'E'): TransactionStatus {

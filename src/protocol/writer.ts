@@ -48,6 +48,7 @@ export class Writer {
   beginMessage(type: number): this {
     this.open();
     this.uint8(type);
+    this.ensure(4);
     this.lengthAt = this.pos;
     this.pos += 4;
     return this;
@@ -56,6 +57,7 @@ export class Writer {
   /** Starts an untyped startup-phase packet (StartupMessage, SSLRequest, ...): room for the length. */
   beginUntypedMessage(): this {
     this.open();
+    this.ensure(4);
     this.lengthAt = this.pos;
     this.pos += 4;
     return this;

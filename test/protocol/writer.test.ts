@@ -47,6 +47,16 @@ describe('Writer', () => {
     expect(first).toEqual(copy);
   });
 
+  it('makes room for the length of a message begun at the end of its buffer', () => {
+    const w = new Writer(16);
+    for (let i = 0; i < 15; i++) w.uint8(i);
+    writeSync(w);
+    w.beginUntypedMessage().int32(1).finishMessage();
+    expect(Array.from(w.toBytes().subarray(15))).toEqual([
+      0x53, 0, 0, 0, 4, 0, 0, 0, 8, 0, 0, 0, 1,
+    ]);
+  });
+
   it('drops a partly written message when a field is rejected', () => {
     const w = new Writer();
     writeSync(w);

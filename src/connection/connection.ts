@@ -524,8 +524,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         }
         this.writer.reset();
         writeTerminate(this.writer);
-        const bytes = this.writer.toBytes();
-        this.writer.reset();
+        const bytes = this.writer.takeBytes();
         this.teardown(
           new ConnectionError('CONNECTION_CLOSED', 'the connection was closed', {
             address: this.address,
@@ -651,8 +650,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Sends whatever was written into the connection's writer. */
   private flush(): void {
     if (this.writer.length === 0) return;
-    const bytes = this.writer.toBytes();
-    this.writer.reset();
+    const bytes = this.writer.takeBytes();
     this.tracer?.frontend(bytes);
     this.transport.write(bytes);
   }

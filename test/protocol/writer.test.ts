@@ -57,6 +57,22 @@ describe('Writer', () => {
     ]);
   });
 
+  it('hands its bytes over with takeBytes and starts again from no buffer', () => {
+    const w = new Writer(16);
+    writeQuery(w, 'SELECT 1');
+    const first = w.takeBytes();
+    const copy = first.slice();
+    expect(w.length).toBe(0);
+    writeQuery(w, 'SELECT 2');
+    expect(first).toEqual(copy);
+    const second = w.takeBytes();
+    expect(second.buffer).not.toBe(first.buffer);
+    expect(Array.from(second.subarray(5))).toEqual(
+      Array.from(new TextEncoder().encode('SELECT 2\0')),
+    );
+    expect(w.takeBytes().length).toBe(0);
+  });
+
   it('drops a partly written message when a field is rejected', () => {
     const w = new Writer();
     writeSync(w);

@@ -87,7 +87,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly readers = new Waiters();
   private failure: ConnectionError | undefined;
   private txStatus: TransactionStatus = 'unknown';
-  private key: BackendKey | undefined;
+  /** The server process of the cancel key (BackendKeyData); 0 before startup. */
+  private keyProcessId = 0;
+  /**
+   * The secret of the cancel key: a 4-byte one (every server before protocol 3.2) as its Int32,
+   * so that an idle connection keeps no array for it; a longer one as the bytes decoded.
+   */
+  private keySecret: number | Uint8Array | undefined;
   private tracer: Tracer | undefined;
   private closing: Promise<void> | undefined;
   /** The address of the server, as `host:port` or a socket path. */
@@ -125,12 +131,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** libpq's PQbackendPID: the server process serving this connection. */
   get backendPid(): number {
-    return this.key?.processId ?? 0;
+    return this.keyProcessId;
   }
 
-  /** The cancel key the server gave (BackendKeyData), or undefined before startup. */
+  /**
+   * The cancel key the server gave (BackendKeyData), or undefined before startup: a new object
+   * each time, with a copy of the secret the caller owns.
+   */
   get backendKey(): BackendKey | undefined {
-    return this.key;
+    const secret = this.keySecret;
+    if (secret === undefined) return undefined;
+    if (typeof secret !== 'number')
+      return { processId: this.keyProcessId, secretKey: secret.slice() };
+    const secretKey = new Uint8Array(4);
+    new DataView(secretKey.buffer).setInt32(0, secret);
+    return { processId: this.keyProcessId, secretKey };
   }
 
   /** libpq's PQserverVersion: 180004 for 18.4, 150018 for 15.18; 0 if unknown. */
@@ -497,7 +512,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * shows in the command's own outcome (SQLSTATE 57014).
    */
   async cancel(): Promise<void> {
-    const key = this.key;
+    const key = this.backendKey;
     if (!key)
       throw new ConnectionError(
         'CONNECTION_CLOSED',
@@ -637,7 +652,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         },
         flush: () => this.flush(),
         keyReceived: (key) => {
-          this.key = key;
+          const secret = key.secretKey;
+          this.keyProcessId = key.processId;
+          this.keySecret =
+            secret.length === 4
+              ? new DataView(secret.buffer, secret.byteOffset, 4).getInt32(0)
+              : secret;
         },
         finish,
       });

@@ -335,8 +335,8 @@ async function startSession(
 interface Route {
   dialer: Dialer;
   target: DialTarget;
-  /** Everything but the signal, which is each dial's own. */
-  options: Omit<DialOptions, 'signal'>;
+  /** Everything but the signal, which is each dial's own; the encryption always set. */
+  options: Omit<DialOptions, 'signal'> & { encryption: Encryption };
 }
 
 /** The TLS settings for `host`, read when the server has agreed to TLS. */
@@ -367,7 +367,7 @@ async function open(
   settings: () => TlsSettings,
 ): Promise<Transport> {
   const { target, options } = route;
-  const encryption = options.encryption ?? 'starttls';
+  const encryption = options.encryption;
   const transport = await route.dialer(target, { ...options, signal });
   if (encryption === 'none') return transport;
   const address = target.label;

@@ -220,7 +220,7 @@ export function renderMarkdown(report: NotifyReport): string {
     "  the client's code is then loaded and compiled, and what it keeps once per process is",
     '  not spread over the N; tier-up compilation during the N still counts. RSS: the resident',
     '  set at the same points (memory touched, where heap + external counts what was',
-    '  allocated). The targets use heap + external above no connection (not the marginal).',
+    '  allocated). The targets use heap + external, both above no connection and marginal.',
     '- CPU: user + system time of the listener process over the timed burst. When even libpq',
     '  stays well below 100%, the server sets the rate and throughput ratios understate the',
     '  differences between clients; CPU per notification still compares them.',

@@ -788,6 +788,27 @@ function checkTargets(
       kind: 'atMost',
       unit: 'x',
     });
+    // The same above one connection opened and closed first (see the Method): without the
+    // one-off cost of loading and compiling each client's code, which the figures above spread
+    // over the connections, and which varies from run to run (V8 may flush unused bytecode).
+    add({
+      target: 'memory per connection, idle, marginal, vs pg',
+      client: 'pqnotify-loop',
+      variant: 'all',
+      value: ratio(mine.idleMarginalKiBPerConnection, pg.idleMarginalKiBPerConnection),
+      limit: 1,
+      kind: 'atMost',
+      unit: 'x',
+    });
+    add({
+      target: 'memory per connection, after traffic, marginal, vs pg',
+      client: 'pqnotify-loop',
+      variant: 'all',
+      value: ratio(mine.afterMarginalKiBPerConnection, pg.afterMarginalKiBPerConnection),
+      limit: 2,
+      kind: 'atMost',
+      unit: 'x',
+    });
   }
   return targets;
 }

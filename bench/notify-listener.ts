@@ -17,8 +17,8 @@
  * sink, after the TLS upgrade the decrypted ones) to the moment notifies() or the iterator
  * hands it out; the library itself is not changed, and burst runs are not instrumented. Connections mode:
  * `connections` connections each LISTEN; memory (heap + external, after a forced gc) is
- * measured with none, with all of them idle (then `ready`), and once each has received
- * `count` notifications (then `connections`).
+ * measured with none, once one connection was opened and closed, with all of them idle (then
+ * `ready`), and once each has received `count` notifications (then `connections`).
  *
  * The pqnotify and node-raw listeners also run on Bun and Deno (--runtime); pg and
  * postgres.js run on Node only.
@@ -113,6 +113,11 @@ export type ListenerEvent =
       event: 'connections';
       /** heapUsed + external after a forced gc, in KiB, with no connection open yet. */
       baseKiB: number;
+      /**
+       * The same once one connection of the client was opened and closed again: its code
+       * loaded and compiled, and whatever it keeps once per process, before the N connections.
+       */
+      warmKiB: number;
       /** The same with every connection open and LISTENing (printed before the traffic). */
       idleKiB: number;
       /** The same once every connection received `count` notifications. */
@@ -766,6 +771,9 @@ async function runConnections(task: ListenerTask): Promise<void> {
   if (task.client === 'pg') await import(task.modules.pg);
   if (task.client === 'postgres') await import(task.modules.postgres);
   const base = collectedKiB();
+  const first = await openConnections({ ...task, connections: 1, count: 0 });
+  await first.close();
+  const warm = collectedKiB();
   const set = await openConnections(task);
   const idle = collectedKiB();
   emit({ event: 'ready', idleRssKiB: idle.rss });
@@ -774,6 +782,7 @@ async function runConnections(task: ListenerTask): Promise<void> {
   emit({
     event: 'connections',
     baseKiB: base.js,
+    warmKiB: warm.js,
     idleKiB: idle.js,
     afterKiB: after.js,
     rssKiB: { base: base.rss, idle: idle.rss, after: after.rss },

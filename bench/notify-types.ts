@@ -81,6 +81,8 @@ export interface ConnectionsRun {
   trafficBytes: number;
   /** heapUsed + external after a forced gc, in KiB: with no connection, idle, after traffic. */
   baseKiB: number | null;
+  /** The same once one connection was opened and closed, before the N were opened. */
+  warmKiB: number | null;
   idleKiB: number | null;
   afterKiB: number | null;
   /** The resident set (VmRSS) at the same three points, in KiB. */
@@ -94,6 +96,12 @@ export interface ConnectionsRow {
   connections: number;
   idleKiBPerConnection: number | null;
   afterKiBPerConnection: number | null;
+  /**
+   * The same above the process after one connection was opened and closed (the client's code
+   * loaded and compiled): what each further connection costs.
+   */
+  idleMarginalKiBPerConnection: number | null;
+  afterMarginalKiBPerConnection: number | null;
   /** The same from the resident set: pages touched, where heap + external counts allocations. */
   idleRssKiBPerConnection: number | null;
   afterRssKiBPerConnection: number | null;

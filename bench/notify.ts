@@ -547,6 +547,7 @@ async function runConnections(
     connections: ctx.options.connections,
     trafficBytes: trafficCount * 1000,
     baseKiB: null,
+    warmKiB: null,
     idleKiB: null,
     afterKiB: null,
     rssKiB: null,
@@ -572,6 +573,7 @@ async function runConnections(
     await listener.next('end', 60_000);
     await listener.finish();
     record.baseKiB = measured.baseKiB;
+    record.warmKiB = measured.warmKiB;
     record.idleKiB = measured.idleKiB;
     record.afterKiB = measured.afterKiB;
     record.rssKiB = measured.rssKiB;
@@ -597,6 +599,8 @@ function summarizeConnections(
       connections: mine[0]?.connections ?? 0,
       idleKiBPerConnection: each((r) => perConnection(r, r.idleKiB, r.baseKiB)),
       afterKiBPerConnection: each((r) => perConnection(r, r.afterKiB, r.baseKiB)),
+      idleMarginalKiBPerConnection: each((r) => perConnection(r, r.idleKiB, r.warmKiB)),
+      afterMarginalKiBPerConnection: each((r) => perConnection(r, r.afterKiB, r.warmKiB)),
       idleRssKiBPerConnection: each((r) =>
         perConnection(r, r.rssKiB?.idle ?? null, r.rssKiB?.base ?? null),
       ),
@@ -799,6 +803,27 @@ function checkTargets(
       kind: 'atMost',
       unit: 'x',
     });
+    // The same above one connection opened and closed first (see the Method): without the
+    // one-off cost of loading and compiling each client's code, which the figures above spread
+    // over the connections, and which varies from run to run (V8 may flush unused bytecode).
+    add({
+      target: 'memory per connection, idle, marginal, vs pg',
+      client: 'pqnotify-loop',
+      variant: 'all',
+      value: ratio(mine.idleMarginalKiBPerConnection, pg.idleMarginalKiBPerConnection),
+      limit: 1,
+      kind: 'atMost',
+      unit: 'x',
+    });
+    add({
+      target: 'memory per connection, after traffic, marginal, vs pg',
+      client: 'pqnotify-loop',
+      variant: 'all',
+      value: ratio(mine.afterMarginalKiBPerConnection, pg.afterMarginalKiBPerConnection),
+      limit: 2,
+      kind: 'atMost',
+      unit: 'x',
+    });
   }
   return targets;
 }
@@ -950,9 +975,9 @@ function describeLatency(r: LatencyRun): string {
 
 function describeConnections(r: ConnectionsRun): string {
   if (r.error !== undefined || r.baseKiB === null) return `FAILED ${r.error}`;
-  const per = (at: number | null) =>
-    at === null ? 'n/a' : ((at - r.baseKiB!) / r.connections).toFixed(1);
-  return `${r.connections} connections, ${per(r.idleKiB)} KiB each idle, ${per(r.afterKiB)} KiB after traffic`;
+  const per = (at: number | null, from: number | null = r.baseKiB) =>
+    at === null || from === null ? 'n/a' : ((at - from) / r.connections).toFixed(1);
+  return `${r.connections} connections, ${per(r.idleKiB)} KiB each idle, ${per(r.afterKiB)} KiB after traffic (after one opened and closed: ${per(r.idleKiB, r.warmKiB)} / ${per(r.afterKiB, r.warmKiB)})`;
 }
 
 /** Runs the benchmark, prints the report and writes it to bench/results/ (or --out). */

@@ -6,6 +6,7 @@ import { keepAliveTuning } from '../socket/socket.js';
 import type {
   DialError,
   Dialer,
+  DialOptions,
   DialTarget,
   Encryption,
   TlsSettings,
@@ -89,9 +90,7 @@ export async function connect(
       }
       for (const target of targets) {
         try {
-          const connection = await attempt(config, host, target, wanted, dialer, environment);
-          environment.forgetVariables();
-          return connection;
+          return await attempt(config, host, target, wanted, dialer, environment);
         } catch (error) {
           const failure = asConnectionError(error, target.label);
           if (failure.code === 'CONNECTION_AUTH' || failure.code === 'CONNECTION_CONFIG')
@@ -267,17 +266,23 @@ async function startSession(
   let transport: Transport | undefined;
   try {
     const work = (async () => {
-      const signal = abort.signal;
-      transport = await open(
-        config,
-        host,
-        target,
-        encryption,
+      const route: Route = {
         dialer,
-        environment,
-        signal,
-        timeoutMs,
-      );
+        target,
+        options: {
+          timeoutMs,
+          keepAlive: config.keepalives,
+          keepAliveInitialDelayMs: (config.keepalivesIdle ?? 0) * 1000,
+          keepAliveIntervalMs: (config.keepalivesInterval ?? 0) * 1000,
+          keepAliveCount: config.keepalivesCount ?? 0,
+          encryption,
+        },
+      };
+      let settings: TlsSettings | undefined;
+      transport = await open(route, abort.signal, () => {
+        settings = hostTlsSettings(config, host, target, environment);
+        return settings;
+      });
       const tls = encryption !== 'none';
       const peerCertificate = transport.peerCertificate();
       const connection = new Connection({
@@ -285,7 +290,7 @@ async function startSession(
         decoder: new Decoder(),
         tls,
         address: target.label,
-        sendCancel: cancelSender(config, host, target, encryption, dialer, environment),
+        sendCancel: cancelSender(route, settings, cancelTimeoutMs(config)),
       });
       const authenticator = new Authenticator(config, {
         tls,
@@ -323,30 +328,53 @@ async function startSession(
   }
 }
 
-/** Dials and sets up encryption; resolves with the transport the protocol runs over. */
-async function open(
+/**
+ * Where and how one server is dialed: by a connection attempt, then by each cancel request of
+ * the connection it made (so this holds nothing else).
+ */
+interface Route {
+  dialer: Dialer;
+  target: DialTarget;
+  /** Everything but the signal, which is each dial's own; the encryption always set. */
+  options: Omit<DialOptions, 'signal'> & { encryption: Encryption };
+}
+
+/**
+ * The TLS settings for `host`, read when the server has agreed to TLS (before dialing, for
+ * direct TLS); throws ConnectionError (CONNECTION_TLS) when verify-full has no host name to
+ * check (only a hostaddr), or as tlsSettings() does.
+ */
+function hostTlsSettings(
   config: ConnectionConfig,
   host: HostTarget,
   target: DialTarget,
-  encryption: Encryption,
-  dialer: Dialer,
   environment: Environment,
+): TlsSettings {
+  if (config.sslmode === 'verify-full' && host.addressOnly) {
+    throw new ConnectionError(
+      'CONNECTION_TLS',
+      `${target.label}: host name must be specified for a verified SSL connection (sslmode=verify-full), but only hostaddr ${host.hostaddr} is given`,
+      { address: target.label },
+    );
+  }
+  return tlsSettings(config, host.host, environment);
+}
+
+/**
+ * Dials `route` and sets up its encryption; resolves with the transport the protocol runs over.
+ * `settings` is called once the server has agreed to TLS (never for `'none'`); what it throws
+ * fails the dial.
+ */
+async function open(
+  route: Route,
   signal: AbortSignal,
-  timeoutMs: number,
+  settings: () => TlsSettings,
 ): Promise<Transport> {
+  const { target, options } = route;
+  const encryption = options.encryption;
   // Direct TLS may start as the dialer connects (DialOptions.tls): its settings come first.
-  const direct =
-    encryption === 'direct' ? checkedTlsSettings(config, host, target, environment) : undefined;
-  const transport = await dialer(target, {
-    timeoutMs,
-    keepAlive: config.keepalives,
-    keepAliveInitialDelayMs: (config.keepalivesIdle ?? 0) * 1000,
-    keepAliveIntervalMs: (config.keepalivesInterval ?? 0) * 1000,
-    keepAliveCount: config.keepalivesCount ?? 0,
-    signal,
-    encryption,
-    tls: direct,
-  });
+  const direct = encryption === 'direct' ? settings() : undefined;
+  const transport = await route.dialer(target, { ...options, signal, tls: direct });
   if (encryption === 'none') return transport;
   const address = target.label;
   // The deadline covers the SSL answer and the handshake too: a peer that never answers
@@ -392,7 +420,7 @@ async function open(
         );
       }
     }
-    return await transport.upgrade(direct ?? checkedTlsSettings(config, host, target, environment));
+    return await transport.upgrade(direct ?? settings());
   } catch (error) {
     transport.destroy();
     if (signal.aborted)
@@ -413,27 +441,6 @@ async function open(
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
-}
-
-/**
- * The TLS settings for `host`; throws ConnectionError (CONNECTION_TLS) when verify-full has
- * no host name to check (only a hostaddr), or as tlsSettings() does.
- */
-function checkedTlsSettings(
-  config: ConnectionConfig,
-  host: HostTarget,
-  target: DialTarget,
-  environment: Environment,
-): TlsSettings {
-  if (config.sslmode === 'verify-full' && host.addressOnly) {
-    const address = target.label;
-    throw new ConnectionError(
-      'CONNECTION_TLS',
-      `${address}: host name must be specified for a verified SSL connection (sslmode=verify-full), but only hostaddr ${host.hostaddr} is given`,
-      { address },
-    );
-  }
-  return tlsSettings(config, host.host, environment);
 }
 
 /**
@@ -535,42 +542,43 @@ async function checkSessionAttrs(connection: Connection, wanted: SessionAttrs): 
   );
 }
 
-/**
- * The connection's CancelSender, made out here so that it holds only what a cancel request
- * needs, not the whole connection attempt (its AbortController, timer and promises) for as
- * long as the connection lives.
- */
-function cancelSender(
-  config: ConnectionConfig,
-  host: HostTarget,
-  target: DialTarget,
-  encryption: Encryption,
-  dialer: Dialer,
-  environment: Environment,
-): CancelSender {
-  return (key) => sendCancel(config, host, target, encryption, dialer, environment, key);
+/** How long a cancel request may take to connect: connect_timeout, else 10 s. */
+function cancelTimeoutMs(config: ConnectionConfig): number {
+  return config.connectTimeout > 0 ? Math.max(config.connectTimeout, 2) * 1000 : 10_000;
 }
 
-/** Sends a CancelRequest on a new connection to the same address, encrypted like the original. */
+/**
+ * The connection's CancelSender, made out here so that it holds only what a cancel request
+ * needs (the route and the TLS settings the connection was made with), not the connection
+ * attempt, its configuration or its environment, for as long as the connection lives.
+ */
+function cancelSender(
+  route: Route,
+  settings: TlsSettings | undefined,
+  timeoutMs: number,
+): CancelSender {
+  return (key) => sendCancel(route, settings, timeoutMs, key);
+}
+
+/**
+ * Sends a CancelRequest on a new connection to the same address, encrypted like the original,
+ * with the TLS settings it was made with (files are not read again).
+ */
 async function sendCancel(
-  config: ConnectionConfig,
-  host: HostTarget,
-  target: DialTarget,
-  encryption: Encryption,
-  dialer: Dialer,
-  environment: Environment,
+  route: Route,
+  settings: TlsSettings | undefined,
+  timeoutMs: number,
   key: BackendKey,
 ): Promise<void> {
-  const timeoutMs = config.connectTimeout > 0 ? Math.max(config.connectTimeout, 2) * 1000 : 10_000;
   const transport = await open(
-    config,
-    host,
-    target,
-    encryption,
-    dialer,
-    environment,
+    { ...route, options: { ...route.options, timeoutMs } },
     AbortSignal.timeout(timeoutMs),
-    timeoutMs,
+    () => {
+      // Only a connection made without TLS has none, and its route never asks.
+      if (settings === undefined)
+        throw new ConnectionError('CONNECTION_TLS', `${route.target.label}: no TLS settings`);
+      return settings;
+    },
   );
   const writer = new Writer();
   writeCancelRequest(writer, key.processId, key.secretKey);

@@ -25,6 +25,7 @@ import { ConnectionError, protocolViolation, ServerError } from './errors.js';
 import { escapeIdentifier, escapeLiteral } from './escape.js';
 import { Fifo } from './fifo.js';
 import { checkStartupAnswer, notPostgresql, shownBytes } from './first-answer.js';
+import { ServerParameters } from './parameters.js';
 import { PullIterator } from './pull-iterator.js';
 import { startupHandler } from './startup.js';
 import type {
@@ -67,7 +68,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private undecodedEnd = 0;
   /** Whole messages received so far (see receivedMessages). */
   private messages = 0;
-  private readonly parameters = new Map<string, string>();
+  private parameters = ServerParameters.none;
   private readonly sendCancel: CancelSender;
   private readonly turns = new Fifo<() => void>();
   private locked = false;
@@ -86,7 +87,13 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   private readonly readers = new Waiters();
   private failure: ConnectionError | undefined;
   private txStatus: TransactionStatus = 'unknown';
-  private key: BackendKey | undefined;
+  /** The server process of the cancel key (BackendKeyData); 0 before startup. */
+  private keyProcessId = 0;
+  /**
+   * The secret of the cancel key: a 4-byte one (every server before protocol 3.2) as its Int32,
+   * so that an idle connection keeps no array for it; a longer one as the bytes decoded.
+   */
+  private keySecret: number | Uint8Array | undefined;
   private tracer: Tracer | undefined;
   private closing: Promise<void> | undefined;
   /** The address of the server, as `host:port` or a socket path. */
@@ -124,12 +131,21 @@ export class Connection extends EventEmitter<ConnectionEvents> {
 
   /** libpq's PQbackendPID: the server process serving this connection. */
   get backendPid(): number {
-    return this.key?.processId ?? 0;
+    return this.keyProcessId;
   }
 
-  /** The cancel key the server gave (BackendKeyData), or undefined before startup. */
+  /**
+   * The cancel key the server gave (BackendKeyData), or undefined before startup: a new object
+   * each time, with a copy of the secret the caller owns.
+   */
   get backendKey(): BackendKey | undefined {
-    return this.key;
+    const secret = this.keySecret;
+    if (secret === undefined) return undefined;
+    if (typeof secret !== 'number')
+      return { processId: this.keyProcessId, secretKey: secret.slice() };
+    const secretKey = new Uint8Array(4);
+    new DataView(secretKey.buffer).setInt32(0, secret);
+    return { processId: this.keyProcessId, secretKey };
   }
 
   /** libpq's PQserverVersion: 180004 for 18.4, 150018 for 15.18; 0 if unknown. */
@@ -496,7 +512,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * shows in the command's own outcome (SQLSTATE 57014).
    */
   async cancel(): Promise<void> {
-    const key = this.key;
+    const key = this.backendKey;
     if (!key)
       throw new ConnectionError(
         'CONNECTION_CLOSED',
@@ -523,8 +539,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         }
         this.writer.reset();
         writeTerminate(this.writer);
-        const bytes = this.writer.toBytes();
-        this.writer.reset();
+        const bytes = this.writer.takeBytes();
         this.teardown(
           new ConnectionError('CONNECTION_CLOSED', 'the connection was closed', {
             address: this.address,
@@ -637,7 +652,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         },
         flush: () => this.flush(),
         keyReceived: (key) => {
-          this.key = key;
+          const secret = key.secretKey;
+          this.keyProcessId = key.processId;
+          this.keySecret =
+            secret.length === 4
+              ? new DataView(secret.buffer, secret.byteOffset, 4).getInt32(0)
+              : secret;
         },
         finish,
       });
@@ -650,8 +670,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /** Sends whatever was written into the connection's writer. */
   private flush(): void {
     if (this.writer.length === 0) return;
-    const bytes = this.writer.toBytes();
-    this.writer.reset();
+    const bytes = this.writer.takeBytes();
     this.tracer?.frontend(bytes);
     this.transport.write(bytes);
   }
@@ -839,7 +858,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         this.announce('notice', message.fields);
         return;
       case 'ParameterStatus':
-        this.parameters.set(sharedText(message.name), sharedText(message.value));
+        this.parameters = this.parameters.with(message.name, message.value);
         this.announce('parameterStatus', message.name, message.value);
         return;
       default:
@@ -940,20 +959,6 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       }
     }
   }
-}
-
-/**
- * One copy, for the whole process, of the short server parameter names and values: every
- * connection is told the same dozen or so at startup. Holds the first 256 distinct strings of
- * at most 64 characters; any other string is kept as it came.
- */
-const sharedTexts = new Map<string, string>();
-
-function sharedText(text: string): string {
-  const known = sharedTexts.get(text);
-  if (known !== undefined) return known;
-  if (text.length <= 64 && sharedTexts.size < 256) sharedTexts.set(text, text);
-  return text;
 }
 
 function transactionStatusOf(status: 'I' | 'T' | 'E'): TransactionStatus {

@@ -207,15 +207,6 @@ export class Environment {
   }
 
   /**
-   * Lets go of the variables read so far: a later variables() reads them again. connect()
-   * calls it once connected, as the Environment then lives on with the connection (for cancel
-   * requests, which read no variable). The home directory and the warnings given are kept.
-   */
-  forgetVariables(): void {
-    this.#read.clear();
-  }
-
-  /**
    * The directory libpq keeps the user's files in: $HOME (else the user database) on Unix,
    * %APPDATA%\postgresql on Windows. Undefined when unknown; a caller that then goes without
    * a file says so with warnHomeUnknown. Throws only as variables() does.

@@ -8,6 +8,11 @@ export function int32At(bytes: Uint8Array, at: number): number {
   return (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
 }
 
+/** What a Frame tells about each error it throws: its FrameBuffer, which then stays failed. */
+export interface FrameOwner {
+  failed(error: ProtocolError): void;
+}
+
 /**
  * A byte cursor limited to one message body (protocol-overview.html, "Messaging Overview").
  * Every read checks the end of the frame, so a message can never read into the next one; a
@@ -32,21 +37,17 @@ export class Frame {
   private owned = false;
   private readonly names: readonly string[];
   private readonly untypedLabel: string;
-  private readonly onFail: ((error: ProtocolError) => void) | undefined;
+  private readonly owner: FrameOwner | undefined;
 
   /**
    * @param names message names by type byte, for error messages ('' when unknown)
    * @param untypedLabel what to call an untyped frame in error messages
-   * @param onFail told about every error this frame throws (the FrameBuffer uses it to stay failed)
+   * @param owner told about every error this frame throws (a FrameBuffer, to stay failed)
    */
-  constructor(
-    names: readonly string[],
-    untypedLabel: string,
-    onFail?: (error: ProtocolError) => void,
-  ) {
+  constructor(names: readonly string[], untypedLabel: string, owner?: FrameOwner) {
     this.names = names;
     this.untypedLabel = untypedLabel;
-    this.onFail = onFail;
+    this.owner = owner;
   }
 
   /**
@@ -71,6 +72,11 @@ export class Frame {
     this.owned = owned;
   }
 
+  /** Lets go of the bytes it looked at (a FrameBuffer's drained input). */
+  clear(): void {
+    this.bytes = EMPTY;
+  }
+
   /** Bytes left in the body. */
   get remaining(): number {
     return this.end - this.pos;
@@ -85,7 +91,7 @@ export class Frame {
   /** Throws a ProtocolError about this message at `at` (a position in the frame's bytes). */
   fail(reason: string, at: number = this.pos): never {
     const error = new ProtocolError(`${this.label}: ${reason}`, this.base + at);
-    this.onFail?.(error);
+    this.owner?.failed(error);
     throw error;
   }
 
@@ -362,9 +368,15 @@ export class FrameBuffer {
     const tables = typeTablesFor(codes, limits, max);
     this.limits = tables.limits;
     this.names = tables.names;
-    this.frame = new Frame(tables.names, untypedLabel, (error) => {
-      this.failure = error;
-    });
+    this.frame = new Frame(tables.names, untypedLabel, this);
+  }
+
+  /**
+   * Keeps the buffer failed after a ProtocolError thrown by its Frame (see FrameOwner).
+   * @internal
+   */
+  failed(error: ProtocolError): void {
+    this.failure = error;
   }
 
   /** Number of bytes pushed and not yet consumed by `next`. */
@@ -561,7 +573,11 @@ export class FrameBuffer {
     let chunk = this.chunk;
     let pos = this.pos;
     if (pos === chunk.length) {
-      if (!this.advance()) return null;
+      if (!this.advance()) {
+        // Drained: the frame handed out last must not keep the input's memory alive.
+        this.frame.clear();
+        return null;
+      }
       chunk = this.chunk;
       pos = 0;
     }

@@ -95,6 +95,7 @@ export {
   defaultMaxMessageSize,
   Frame,
   FrameBuffer,
+  type FrameOwner,
   type FrameScan,
 } from './frame.js';
 export { type CopyFail, writeCopyFail } from './frontend/copy-fail.js';

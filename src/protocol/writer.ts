@@ -1,6 +1,8 @@
 import { Buffer } from 'node:buffer';
 import { encodeUtf8Into } from './text.js';
 
+const EMPTY = new Uint8Array(0);
+
 /**
  * A growable byte buffer that encoders append messages to. The caller owns it: use one per
  * connection (or per call), never share one between code that can interleave.
@@ -15,16 +17,19 @@ import { encodeUtf8Into } from './text.js';
  * Nothing here blocks or does I/O.
  */
 export class Writer {
-  private buffer: Uint8Array;
+  /** Empty until the first write, and again after takeBytes(). */
+  private buffer: Uint8Array = EMPTY;
+  /** The size of the buffer the first write allocates. */
+  private readonly capacity: number;
   private pos = 0;
   /** Position of the open message's first byte, or -1 when no message is open. */
   private messageStart = -1;
   /** Position of the open message's length field. */
   private lengthAt = 0;
 
-  /** @param initialCapacity bytes to allocate up front; the buffer doubles as needed */
+  /** @param initialCapacity bytes to allocate at the first write; the buffer doubles as needed */
   constructor(initialCapacity = 1024) {
-    this.buffer = new Uint8Array(Math.max(16, initialCapacity));
+    this.capacity = Math.max(16, initialCapacity);
   }
 
   /** Number of bytes written since the last reset. */
@@ -35,6 +40,19 @@ export class Writer {
   /** A copy of the bytes written so far; the caller owns it and may keep it after `reset`. */
   toBytes(): Uint8Array {
     return this.buffer.slice(0, this.pos);
+  }
+
+  /**
+   * The bytes written so far, handed over without a copy (the caller owns them), leaving the
+   * writer empty and without a buffer until its next write: for a writer kept between uses,
+   * such as a connection's, that holds no memory while idle. Drops an unfinished message.
+   */
+  takeBytes(): Uint8Array {
+    const buffer = this.buffer;
+    const bytes = this.pos === buffer.length ? buffer : buffer.subarray(0, this.pos);
+    this.buffer = EMPTY;
+    this.reset();
+    return bytes;
   }
 
   /** Empties the writer, keeping its memory for reuse. Drops an unfinished message. */
@@ -48,6 +66,7 @@ export class Writer {
   beginMessage(type: number): this {
     this.open();
     this.uint8(type);
+    this.ensure(4);
     this.lengthAt = this.pos;
     this.pos += 4;
     return this;
@@ -56,6 +75,7 @@ export class Writer {
   /** Starts an untyped startup-phase packet (StartupMessage, SSLRequest, ...): room for the length. */
   beginUntypedMessage(): this {
     this.open();
+    this.ensure(4);
     this.lengthAt = this.pos;
     this.pos += 4;
     return this;
@@ -192,7 +212,7 @@ export class Writer {
   private ensure(n: number): void {
     const needed = this.pos + n;
     if (needed <= this.buffer.length) return;
-    let size = this.buffer.length * 2;
+    let size = Math.max(this.buffer.length * 2, this.capacity);
     while (size < needed) size *= 2;
     const grown = new Uint8Array(size);
     grown.set(this.buffer.subarray(0, this.pos));

@@ -152,7 +152,14 @@ class NodeTransport implements Transport {
     if (handshake !== undefined) this.handshake = undefined;
     else {
       this.released = true;
+      // node:tls takes the stream over, and this transport, released, would ignore all it
+      // says: it lets go of the stream, so that the stream no longer keeps it alive. An error
+      // listener stays, that an error of the stream's own is not thrown at the process.
       this.stream.off('data', this.received);
+      this.stream.off('end', this.ended);
+      this.stream.off('close', this.ended);
+      this.stream.off('error', this.failed);
+      this.stream.on('error', ignoreError);
       const tls = tlsConnect({ ...nodeTlsOptions(settings), socket: this.stream });
       // Made before the handshake, so that anything received after it waits for start().
       upgraded = new NodeTransport(tls, false);
@@ -261,6 +268,9 @@ function handshakeOf(tls: TLSSocket): Promise<void> {
   return handshake;
 }
 
+/** The error listener a transport leaves on the stream it handed to node:tls (see upgrade). */
+function ignoreError(): void {}
+
 function concat(chunks: Uint8Array[]): Uint8Array {
   let length = 0;
   for (const chunk of chunks) length += chunk.length;
@@ -273,6 +283,11 @@ function concat(chunks: Uint8Array[]): Uint8Array {
   return all;
 }
 
+/** The checkServerIdentity of a connection that checks no name (one for the process). */
+function noIdentityCheck(): undefined {
+  return undefined;
+}
+
 /** node:tls options for neutral TLS settings. */
 function nodeTlsOptions(settings: TlsSettings): TlsOptions {
   const options: TlsOptions = {
@@ -283,7 +298,7 @@ function nodeTlsOptions(settings: TlsSettings): TlsOptions {
       settings.verify === 'full'
         ? (_name: string, certificate: PeerCertificate) =>
             checkServerIdentity(settings.host, certificate)
-        : () => undefined,
+        : noIdentityCheck,
   };
   if (settings.maxVersion !== undefined) options.maxVersion = settings.maxVersion;
   if (settings.roots instanceof Uint8Array) options.ca = asBuffer(settings.roots);

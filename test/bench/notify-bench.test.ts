@@ -375,6 +375,11 @@ describe('npm run bench -- notify', () => {
         expect(row.idleKiBPerConnection).toBeGreaterThan(0);
         expect(row.afterKiBPerConnection).not.toBeNull();
         expect(row.idleRssKiBPerConnection).not.toBeNull();
+        expect(row.idleMarginalKiBPerConnection).toBeGreaterThan(0);
+        expect(row.afterMarginalKiBPerConnection).not.toBeNull();
+      }
+      for (const run of report.runs.connections) {
+        expect(run.warmKiB).toBeGreaterThan(run.baseKiB ?? Number.POSITIVE_INFINITY);
       }
       expect(report.runs.connections.map((r) => r.trafficBytes)).toEqual([
         300_000, 300_000, 300_000,
@@ -382,6 +387,8 @@ describe('npm run bench -- notify', () => {
       expect(report.targets.map((t) => t.target)).toEqual([
         'memory per connection, idle, vs pg',
         'memory per connection, after traffic, vs pg',
+        'memory per connection, idle, marginal, vs pg',
+        'memory per connection, after traffic, marginal, vs pg',
       ]);
     },
     300_000,

@@ -103,25 +103,6 @@ describe('Environment: variables the runtime will not give', () => {
     ]);
   });
 
-  it('forgets the variables read on forgetVariables(), keeping the warnings given', () => {
-    const reads: string[] = [];
-    const variables = new Proxy({ PGHOST: 'db' } as Record<string, string>, {
-      get(target, key) {
-        if (key === 'PGUSER') throw refused('env');
-        reads.push(String(key));
-        return target[key as string];
-      },
-    });
-    const { environment, warnings } = collecting(variables, denoSystem());
-    expect(environment.variables(['PGHOST', 'PGUSER'])).toEqual({ PGHOST: 'db' });
-    expect(environment.variables(['PGHOST'])).toEqual({ PGHOST: 'db' });
-    expect(reads).toEqual(['PGHOST']);
-    environment.forgetVariables();
-    expect(environment.variables(['PGHOST', 'PGUSER'])).toEqual({ PGHOST: 'db' });
-    expect(reads).toEqual(['PGHOST', 'PGHOST']);
-    expect(warnings).toHaveLength(1);
-  });
-
   it('an error that is not a permission passes through', () => {
     const variables = new Proxy({} as Record<string, string>, {
       get() {

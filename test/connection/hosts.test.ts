@@ -1,8 +1,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ConnectionError, connect } from '../../src/index.js';
+import { type ConnectionError, connect, type ServerError } from '../../src/index.js';
 import { type Cluster, freePort, startCluster } from '../support/cluster.js';
-import { connectFailure, managed, server } from '../support/server.js';
+import { connectFailure, managed, server, waitUntilSleeping } from '../support/server.js';
 
 describe('several hosts', () => {
   it('a multi-host list whose first host is down connects to the second', async () => {
@@ -102,6 +102,22 @@ describe('protocol version', () => {
     expect(conn.protocolVersion).toEqual({ major: 3, minor: 0 });
     expect(conn.backendKey?.secretKey.length).toBe(4);
   });
+
+  it.each(['3.0', 'latest'] as const)(
+    'cancel() sends the key the server gave (max_protocol_version=%s)',
+    async (maxProtocolVersion) => {
+      await using observer = await connect(server.url);
+      await using conn = await connect(server.url, { maxProtocolVersion });
+      const key = conn.backendKey;
+      expect(conn.backendKey).toEqual(key);
+      key?.secretKey.fill(0);
+      expect(conn.backendKey).not.toEqual(key);
+      const sleeping = conn.exec('SELECT pg_sleep(30)').catch((caught: unknown) => caught);
+      await waitUntilSleeping(observer, conn.backendPid);
+      await conn.cancel();
+      expect(((await sleeping) as ServerError).sqlState).toBe('57014');
+    },
+  );
 
   it('min_protocol_version=3.2 fails clearly against an older server', async () => {
     const probe = await connect(server.url);

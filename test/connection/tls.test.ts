@@ -1,6 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectionError, type ConnectOptions, connect } from '../../src/index.js';
+import {
+  ConnectionError,
+  type ConnectOptions,
+  connect,
+  type Dialer,
+  dialSocket,
+  type Encryption,
+  type ServerError,
+  type TlsSettings,
+} from '../../src/index.js';
 import { type Cluster, startCluster } from '../support/cluster.js';
 import { connectFailure, managed, waitUntilSleeping } from '../support/server.js';
 
@@ -73,6 +82,32 @@ describe.skipIf(!managed)('sslmode against a server with TLS (certificate for lo
       base('require'),
     );
     expect(failure.code).toBe('CONNECTION_TLS');
+  });
+
+  it('cancel() goes over TLS with the settings the connection was made with', async () => {
+    const dials: { encryption: Encryption | undefined; settings: TlsSettings[] }[] = [];
+    const dialer: Dialer = async (target, options) => {
+      const transport = await dialSocket(target, options);
+      const dial = { encryption: options.encryption, settings: [] as TlsSettings[] };
+      dials.push(dial);
+      const upgrade = transport.upgrade.bind(transport);
+      transport.upgrade = (settings) => {
+        dial.settings.push(settings);
+        return upgrade(settings);
+      };
+      return transport;
+    };
+    await using observer = await connect({ ...base('verify-full'), dbname: 'postgres' });
+    await using conn = await connect({ ...base('verify-full'), dbname: 'postgres' }, { dialer });
+    const sleeping = conn.exec('SELECT pg_sleep(30)').catch((caught: unknown) => caught);
+    await waitUntilSleeping(observer, conn.backendPid);
+    await conn.cancel();
+    expect(((await sleeping) as ServerError).sqlState).toBe('57014');
+    expect(dials.map((dial) => dial.encryption)).toEqual(['starttls', 'starttls']);
+    const [first, second] = dials.map((dial) => dial.settings);
+    expect(first).toHaveLength(1);
+    expect(second).toEqual(first);
+    expect(second?.[0]).toBe(first?.[0]);
   });
 
   it('verify-ca without a root certificate fails clearly', async () => {

@@ -50,6 +50,24 @@ describe('Waiters', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('a wait that times out leaves the others pending, first or not', async () => {
+    vi.useFakeTimers();
+    const waiters = new Waiters();
+    const timedFirst = waiters.wait({ timeout: 10 });
+    const plain = waiters.wait();
+    const timedLast = waiters.wait({ timeout: 20 });
+    vi.advanceTimersByTime(10);
+    await expect(timedFirst).resolves.toBe(false);
+    expect(waiters.size).toBe(2);
+    const another = waiters.wait();
+    vi.advanceTimersByTime(10);
+    await expect(timedLast).resolves.toBe(false);
+    expect(waiters.size).toBe(2);
+    waiters.wake();
+    await expect(Promise.all([plain, another])).resolves.toEqual([true, true]);
+    expect(waiters.size).toBe(0);
+  });
+
   it("an abort rejects with the signal's reason, at once if it already aborted", async () => {
     const waiters = new Waiters();
     const controller = new AbortController();

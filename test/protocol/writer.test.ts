@@ -47,6 +47,32 @@ describe('Writer', () => {
     expect(first).toEqual(copy);
   });
 
+  it('makes room for the length of a message begun at the end of its buffer', () => {
+    const w = new Writer(16);
+    for (let i = 0; i < 15; i++) w.uint8(i);
+    writeSync(w);
+    w.beginUntypedMessage().int32(1).finishMessage();
+    expect(Array.from(w.toBytes().subarray(15))).toEqual([
+      0x53, 0, 0, 0, 4, 0, 0, 0, 8, 0, 0, 0, 1,
+    ]);
+  });
+
+  it('hands its bytes over with takeBytes and starts again from no buffer', () => {
+    const w = new Writer(16);
+    writeQuery(w, 'SELECT 1');
+    const first = w.takeBytes();
+    const copy = first.slice();
+    expect(w.length).toBe(0);
+    writeQuery(w, 'SELECT 2');
+    expect(first).toEqual(copy);
+    const second = w.takeBytes();
+    expect(second.buffer).not.toBe(first.buffer);
+    expect(Array.from(second.subarray(5))).toEqual(
+      Array.from(new TextEncoder().encode('SELECT 2\0')),
+    );
+    expect(w.takeBytes().length).toBe(0);
+  });
+
   it('drops a partly written message when a field is rejected', () => {
     const w = new Writer();
     writeSync(w);

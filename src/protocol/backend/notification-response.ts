@@ -46,6 +46,8 @@ function lastText(bytes: Uint8Array, start: number, last: number): string | null
   return text.includes('\0') ? null : text;
 }
 
+const noChannel = new Uint8Array(0);
+
 /**
  * Decodes NotificationResponse bodies where they lie (a BodyReader for FrameBuffer.nextWith
  * and Frame.readWith) into NotificationFields: the decoder's hot path, one per Decoder. It
@@ -55,8 +57,11 @@ function lastText(bytes: Uint8Array, start: number, last: number): string | null
  * Frame path (decodeNotificationFields) reports it.
  */
 export class NotificationReader implements BodyReader<NotificationFields> {
-  /** The last channel name's bytes (room for the server's 63, grown for longer ones). */
-  private channelBytes = new Uint8Array(64);
+  /**
+   * The last channel name's bytes: none before the first notification, then room for the
+   * server's 63 (grown for longer ones).
+   */
+  private channelBytes = noChannel;
   private channelLength = 0;
   private channelText = '';
 
@@ -101,7 +106,7 @@ export class NotificationReader implements BodyReader<NotificationFields> {
     while (nul < last && bytes[nul] !== 0) nul++;
     if (nul === last) return -1;
     const length = nul - at;
-    if (length > this.channelBytes.length) this.channelBytes = new Uint8Array(length);
+    if (length > this.channelBytes.length) this.channelBytes = new Uint8Array(Math.max(length, 64));
     this.channelBytes.set(bytes.subarray(at, nul));
     this.channelLength = length;
     this.channelText = utf8Text(bytes, at, nul);

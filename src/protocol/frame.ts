@@ -398,26 +398,24 @@ export class FrameBuffer {
     let chunk = this.chunk;
     let chunkStart = this.chunkBase;
     let q = this.head;
-    while (!blocked && end - at >= 5) {
+    // Every branch below runs in an ordinary burst (a read can end anywhere in a header), so
+    // none of them is first met by optimized code, which would then have to deoptimize.
+    while (!blocked && at < end) {
       while (at >= chunkStart + chunk.length) {
         chunkStart += chunk.length;
         chunk = this.queue[q++]!;
       }
       const i = at - chunkStart;
+      // A header not complete yet blocks only if its type byte is already another type.
+      blocked = chunk[i] !== type;
+      if (blocked || end - at < 5) break;
       const length =
-        i + 5 <= chunk.length
-          ? int32At(chunk, i + 1)
-          : (this.byteAt(at + 1) << 24) |
-            (this.byteAt(at + 2) << 16) |
-            (this.byteAt(at + 3) << 8) |
-            this.byteAt(at + 4);
-      blocked = chunk[i] !== type || length < 4 || length > this.limits[type]!;
+        i + 5 <= chunk.length ? int32At(chunk, i + 1) : this.lengthAcrossChunks(at + 1);
+      blocked = length < 4 || length > this.limits[type]!;
       if (blocked || end - at < 1 + length) break;
       at += 1 + length;
       count++;
     }
-    // A header not complete yet blocks only if its type byte is already another type.
-    if (!blocked && at < end && end - at < 5) blocked = this.byteAt(at) !== type;
     return { count, end: at, blocked };
   }
 
@@ -426,9 +424,12 @@ export class FrameBuffer {
     return this.bufferedBytes === 0 ? -1 : this.peek(0);
   }
 
-  /** The byte at stream offset `at`, which the caller knows is buffered. */
-  private byteAt(at: number): number {
-    return this.peek(at - this.offset);
+  /** The big-endian Int32 at stream offset `at`, whose four bytes the caller knows are buffered. */
+  private lengthAcrossChunks(at: number): number {
+    const i = at - this.offset;
+    return (
+      (this.peek(i) << 24) | (this.peek(i + 1) << 16) | (this.peek(i + 2) << 8) | this.peek(i + 3)
+    );
   }
 
   /** Adds bytes from the stream. Keeps a reference to `chunk`: do not modify it afterwards. */

@@ -247,10 +247,11 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * resolves with the result of the last one. Rejects with ServerError if any statement
    * failed (the connection stays usable), with ConnectionError (CONNECTION_LOST or
    * CONNECTION_CLOSED) if the connection is or becomes unusable. Waits for earlier commands
-   * to finish first.
+   * to finish first; when there are none, the query is written before exec() returns.
    */
   async exec(sql: string): Promise<QueryResult> {
-    await this.takeTurn();
+    const turn = this.takeTurn();
+    if (turn !== undefined) await turn;
     this.start((w) => writeQuery(w, sql));
     return this.collect();
   }
@@ -258,10 +259,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   /**
    * Runs one statement with the extended query protocol and text parameters, as
    * PQexecParams: `query('SELECT pg_notify($1, $2)', [channel, payload])`. A null
-   * parameter is SQL NULL. Waits for earlier commands to finish first.
+   * parameter is SQL NULL. Waits for earlier commands to finish first; when there are none,
+   * the messages are written before query() returns.
    */
   async query(sql: string, params: readonly (string | null)[] = []): Promise<QueryResult> {
-    await this.takeTurn();
+    const turn = this.takeTurn();
+    if (turn !== undefined) await turn;
     this.start((w) => {
       writeParse(w, { query: sql });
       writeBind(w, { parameters: [...params] });
@@ -324,7 +327,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * Waits for earlier commands to finish first.
    */
   async copyBoth(sql: string, onData: (data: Uint8Array) => void): Promise<CopyBoth> {
-    await this.takeTurn();
+    const turn = this.takeTurn();
+    if (turn !== undefined) await turn;
     const command = this.start((w) => writeQuery(w, sql));
     command.onCopyData = onData;
     while (!command.copyStarted) {
@@ -676,12 +680,17 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return last ?? { command: '', rowCount: null, fields: [], rows: [] };
   }
 
-  /** Waits until no command is in progress, in call order. */
-  private takeTurn(): Promise<void> {
+  /**
+   * Takes the connection for a command, in call order: at once when no command is in progress
+   * (undefined: the caller goes on without an await, so its first bytes are written in the
+   * call itself, a microtask sooner), else a promise that resolves at this command's turn.
+   * Throws ConnectionError when the connection is unusable.
+   */
+  private takeTurn(): Promise<void> | undefined {
     this.assertUsable();
     if (!this.locked) {
       this.locked = true;
-      return Promise.resolve();
+      return undefined;
     }
     return new Promise<void>((resolve, reject) => {
       this.turns.push(() => {

@@ -274,6 +274,8 @@ const emptyView = viewOf(EMPTY);
  * drained in turn reuses the same one instead of allocating.
  */
 let spareStore: Uint8Array = EMPTY;
+/** The DataView over spareStore, kept with it so that taking the spare back makes no new one. */
+let spareView: DataView = emptyView;
 
 /** Type tables built once per `codes` table, shared by every FrameBuffer built from the same arguments. */
 interface TypeTables {
@@ -480,13 +482,20 @@ export class FrameBuffer {
     if (size > store.length || oversized) {
       if (spareStore.length >= size) {
         store = spareStore;
+        this.storeView = spareView;
         spareStore = EMPTY;
-      } else store = new Uint8Array(size);
+        spareView = emptyView;
+      } else {
+        store = new Uint8Array(size);
+        this.storeView = viewOf(store);
+      }
       this.store = store;
-      this.storeView = viewOf(store);
     }
-    if (chunk.buffer === store.buffer) store.copyWithin(0, this.pos, chunk.length);
-    else store.set(chunk.subarray(this.pos), 0);
+    // Nothing is live in the usual read of an idle connection: then there is nothing to move.
+    if (live > 0) {
+      if (chunk.buffer === store.buffer) store.copyWithin(0, this.pos, chunk.length);
+      else store.set(chunk.subarray(this.pos), 0);
+    }
     store.set(bytes, live);
     this.chunkBase += this.pos;
     this.pos = 0;
@@ -551,7 +560,10 @@ export class FrameBuffer {
     this.view = emptyView;
     this.pos = 0;
     const store = this.store;
-    if (store.length > spareStore.length && store.length <= oversizeFloor) spareStore = store;
+    if (store.length > spareStore.length && store.length <= oversizeFloor) {
+      spareStore = store;
+      spareView = this.storeView;
+    }
     this.store = EMPTY;
     this.storeView = emptyView;
   }

@@ -249,11 +249,8 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * CONNECTION_CLOSED) if the connection is or becomes unusable. Waits for earlier commands
    * to finish first; when there are none, the query is written before exec() returns.
    */
-  async exec(sql: string): Promise<QueryResult> {
-    const turn = this.takeTurn();
-    if (turn !== undefined) await turn;
-    this.start((w) => writeQuery(w, sql));
-    return this.collect();
+  exec(sql: string): Promise<QueryResult> {
+    return this.run((w) => writeQuery(w, sql));
   }
 
   /**
@@ -262,17 +259,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
    * parameter is SQL NULL. Waits for earlier commands to finish first; when there are none,
    * the messages are written before query() returns.
    */
-  async query(sql: string, params: readonly (string | null)[] = []): Promise<QueryResult> {
-    const turn = this.takeTurn();
-    if (turn !== undefined) await turn;
-    this.start((w) => {
+  query(sql: string, params: readonly (string | null)[] = []): Promise<QueryResult> {
+    return this.run((w) => {
       writeParse(w, { query: sql });
       writeBind(w, { parameters: [...params] });
       writeDescribe(w, 'P');
       writeExecute(w);
       writeSync(w);
     });
-    return this.collect();
   }
 
   /**
@@ -301,19 +295,35 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     const command = this.current;
     if (!command) return null;
     for (;;) {
-      const result = command.results.shift();
+      const result = this.takeResult(command);
       if (result instanceof ServerError) throw result;
-      if (result) return result;
-      if (command.finished) {
-        this.current = undefined;
-        this.releaseTurn();
-        return null;
-      }
-      if (this.failure) throw this.failure;
-      const changed = command.changed();
-      this.pumpSoon();
-      await changed;
+      if (result !== undefined) return result;
+      await this.resultChange(command);
     }
+  }
+
+  /**
+   * The next result of `command` without waiting: a result or a ServerError; null once every
+   * result was taken and the command finished (its turn is then released); undefined while
+   * the server has not sent more.
+   */
+  private takeResult(command: Command): QueryResult | ServerError | null | undefined {
+    const result = command.results.shift();
+    if (result !== undefined || !command.finished) return result;
+    this.current = undefined;
+    this.releaseTurn();
+    return null;
+  }
+
+  /**
+   * Resolves when `command` may have more for takeResult(), taking any input that arrived
+   * meanwhile; throws the connection's ConnectionError when it is unusable.
+   */
+  private resultChange(command: Command): Promise<boolean> {
+    if (this.failure) throw this.failure;
+    const changed = command.changed();
+    this.pumpSoon();
+    return changed;
   }
 
   /**
@@ -333,14 +343,14 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     command.onCopyData = onData;
     while (!command.copyStarted) {
       if (command.finished || this.failure) {
-        await this.collect();
+        await this.collect(command);
         throw new ProtocolError(`"${sql.slice(0, 40)}" ended without starting a copy`, 0);
       }
       const changed = command.changed();
       this.pumpSoon();
       await changed;
     }
-    const done = this.collect().then(() => undefined);
+    const done = this.collect(command).then(() => undefined);
     done.catch(() => undefined);
     let ended = false;
     return {
@@ -663,18 +673,35 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     return command;
   }
 
-  private async collect(): Promise<QueryResult> {
+  /**
+   * Runs a command as exec() and query() do: takes its turn, writes it with `write` (in the
+   * call itself when no command is in progress) and collects its results.
+   */
+  private run(write: (writer: Writer) => void): Promise<QueryResult> {
+    let turn: Promise<void> | undefined;
+    try {
+      turn = this.takeTurn();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (turn === undefined) return this.collect(this.start(write));
+    return turn.then(() => this.collect(this.start(write)));
+  }
+
+  /**
+   * Takes every result of `command` until it finishes; resolves with the last, or rejects with
+   * the first ServerError once the command finished, or with ConnectionError. Waits only when
+   * nothing has arrived: a reply read at once is taken in one go, without a step per result.
+   */
+  private async collect(command: Command): Promise<QueryResult> {
     let last: QueryResult | undefined;
     let error: ServerError | undefined;
     for (;;) {
-      try {
-        const result = await this.getResult();
-        if (result === null) break;
-        last = result;
-      } catch (caught) {
-        if (!(caught instanceof ServerError)) throw caught;
-        error ??= caught;
-      }
+      const result = this.takeResult(command);
+      if (result === null) break;
+      if (result === undefined) await this.resultChange(command);
+      else if (result instanceof ServerError) error ??= result;
+      else last = result;
     }
     if (error) throw error;
     return last ?? { command: '', rowCount: null, fields: [], rows: [] };

@@ -280,6 +280,8 @@ const emptyView = viewOf(EMPTY);
  * drained in turn reuses the same one instead of allocating.
  */
 let spareStore: Uint8Array = EMPTY;
+/** The DataView over spareStore, kept with it so that taking the spare back makes no new one. */
+let spareView: DataView = emptyView;
 
 /** Type tables built once per `codes` table, shared by every FrameBuffer built from the same arguments. */
 interface TypeTables {
@@ -410,26 +412,24 @@ export class FrameBuffer {
     let chunk = this.chunk;
     let chunkStart = this.chunkBase;
     let q = this.head;
-    while (!blocked && end - at >= 5) {
+    // Every branch below runs in an ordinary burst (a read can end anywhere in a header), so
+    // none of them is first met by optimized code, which would then have to deoptimize.
+    while (!blocked && at < end) {
       while (at >= chunkStart + chunk.length) {
         chunkStart += chunk.length;
         chunk = this.queue[q++]!;
       }
       const i = at - chunkStart;
+      // A header not complete yet blocks only if its type byte is already another type.
+      blocked = chunk[i] !== type;
+      if (blocked || end - at < 5) break;
       const length =
-        i + 5 <= chunk.length
-          ? int32At(chunk, i + 1)
-          : (this.byteAt(at + 1) << 24) |
-            (this.byteAt(at + 2) << 16) |
-            (this.byteAt(at + 3) << 8) |
-            this.byteAt(at + 4);
-      blocked = chunk[i] !== type || length < 4 || length > this.limits[type]!;
+        i + 5 <= chunk.length ? int32At(chunk, i + 1) : this.lengthAcrossChunks(at + 1);
+      blocked = length < 4 || length > this.limits[type]!;
       if (blocked || end - at < 1 + length) break;
       at += 1 + length;
       count++;
     }
-    // A header not complete yet blocks only if its type byte is already another type.
-    if (!blocked && at < end && end - at < 5) blocked = this.byteAt(at) !== type;
     return { count, end: at, blocked };
   }
 
@@ -438,9 +438,12 @@ export class FrameBuffer {
     return this.bufferedBytes === 0 ? -1 : this.peek(0);
   }
 
-  /** The byte at stream offset `at`, which the caller knows is buffered. */
-  private byteAt(at: number): number {
-    return this.peek(at - this.offset);
+  /** The big-endian Int32 at stream offset `at`, whose four bytes the caller knows are buffered. */
+  private lengthAcrossChunks(at: number): number {
+    const i = at - this.offset;
+    return (
+      (this.peek(i) << 24) | (this.peek(i + 1) << 16) | (this.peek(i + 2) << 8) | this.peek(i + 3)
+    );
   }
 
   /** Adds bytes from the stream. Keeps a reference to `chunk`: do not modify it afterwards. */
@@ -491,13 +494,20 @@ export class FrameBuffer {
     if (size > store.length || oversized) {
       if (spareStore.length >= size) {
         store = spareStore;
+        this.storeView = spareView;
         spareStore = EMPTY;
-      } else store = new Uint8Array(size);
+        spareView = emptyView;
+      } else {
+        store = new Uint8Array(size);
+        this.storeView = viewOf(store);
+      }
       this.store = store;
-      this.storeView = viewOf(store);
     }
-    if (chunk.buffer === store.buffer) store.copyWithin(0, this.pos, chunk.length);
-    else store.set(chunk.subarray(this.pos), 0);
+    // Nothing is live in the usual read of an idle connection: then there is nothing to move.
+    if (live > 0) {
+      if (chunk.buffer === store.buffer) store.copyWithin(0, this.pos, chunk.length);
+      else store.set(chunk.subarray(this.pos), 0);
+    }
     store.set(bytes, live);
     this.chunkBase += this.pos;
     this.pos = 0;
@@ -562,7 +572,10 @@ export class FrameBuffer {
     this.view = emptyView;
     this.pos = 0;
     const store = this.store;
-    if (store.length > spareStore.length && store.length <= oversizeFloor) spareStore = store;
+    if (store.length > spareStore.length && store.length <= oversizeFloor) {
+      spareStore = store;
+      spareView = this.storeView;
+    }
     this.store = EMPTY;
     this.storeView = emptyView;
   }

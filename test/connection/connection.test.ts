@@ -4,9 +4,11 @@ import {
   Connection,
   ConnectionError,
   connect,
+  dialSocket,
   type Notification,
   ProtocolError,
   ServerError,
+  type Transport,
   transportFromDuplex,
 } from '../../src/index.js';
 import { type BackendMessage, Writer, writeBackendMessage } from '../../src/protocol/index.js';
@@ -453,5 +455,44 @@ describe('the notification iterator', () => {
     deliver(...notifications(0, 1));
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
     conn.destroy();
+  });
+});
+
+describe('Command turns', () => {
+  /** `inner` with `onWrite` called at each of its writes. */
+  function watchedWrites(inner: Transport, onWrite: () => void): Transport {
+    return new Proxy(inner, {
+      get(target, key) {
+        if (key === 'write') {
+          return (bytes: Uint8Array) => {
+            onWrite();
+            target.write(bytes);
+          };
+        }
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  }
+
+  it('writes a command within the call when none is in progress, a queued one at its turn', async () => {
+    let writes = 0;
+    const conn = await connectTest({
+      sslmode: 'disable',
+      dialer: async (target, options) =>
+        watchedWrites(await dialSocket(target, options), () => writes++),
+    });
+    try {
+      const before = writes;
+      const first = conn.query('SELECT $1::int AS n', ['1']);
+      expect(writes).toBe(before + 1);
+      const second = conn.exec('SELECT 2 AS n');
+      expect(writes).toBe(before + 1);
+      expect((await first).rows).toEqual([['1']]);
+      expect((await second).rows).toEqual([['2']]);
+      expect(writes).toBe(before + 2);
+    } finally {
+      await conn.close();
+    }
   });
 });

@@ -332,8 +332,9 @@ export class Connection extends EventEmitter<ConnectionEvents> {
   }
 
   /**
-   * Resolves when `command` may have more for takeResult(), taking any input that arrived
-   * meanwhile; throws the connection's ConnectionError when it is unusable.
+   * Resolves when `command` may have changed (a result for takeResult(), its copy started, its
+   * end), taking any input that arrived meanwhile; throws the connection's ConnectionError when
+   * it is unusable.
    */
   private resultChange(command: Command): Promise<boolean> {
     if (this.failure) throw this.failure;
@@ -362,9 +363,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
         await this.collect(command);
         throw new ProtocolError(`"${sql.slice(0, 40)}" ended without starting a copy`, 0);
       }
-      const changed = command.changed();
-      this.pumpSoon();
-      await changed;
+      await this.resultChange(command);
     }
     const done = this.collect(command).then(() => undefined);
     done.catch(() => undefined);

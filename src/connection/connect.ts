@@ -260,7 +260,7 @@ async function startSession(
   dialer: Dialer,
   environment: Environment,
 ): Promise<Connection> {
-  const timeoutMs = config.connectTimeout > 0 ? Math.max(config.connectTimeout, 2) * 1000 : 0;
+  const timeoutMs = connectTimeoutMs(config, 0);
   const abort = new AbortController();
   const timer = timeoutMs > 0 ? setTimeout(() => abort.abort(), timeoutMs) : undefined;
   let transport: Transport | undefined;
@@ -290,7 +290,7 @@ async function startSession(
         decoder: new Decoder(),
         tls,
         address: target.label,
-        sendCancel: cancelSender(route, settings, cancelTimeoutMs(config)),
+        sendCancel: cancelSender(route, settings, connectTimeoutMs(config, 10_000)),
       });
       const authenticator = new Authenticator(config, {
         tls,
@@ -542,9 +542,12 @@ async function checkSessionAttrs(connection: Connection, wanted: SessionAttrs): 
   );
 }
 
-/** How long a cancel request may take to connect: connect_timeout, else 10 s. */
-function cancelTimeoutMs(config: ConnectionConfig): number {
-  return config.connectTimeout > 0 ? Math.max(config.connectTimeout, 2) * 1000 : 10_000;
+/**
+ * connect_timeout in milliseconds (at least 2 s, as libpq), or `otherwise` when it is not set:
+ * 0 (no limit) for a connection attempt, 10 s for a cancel request.
+ */
+function connectTimeoutMs(config: ConnectionConfig, otherwise: number): number {
+  return config.connectTimeout > 0 ? Math.max(config.connectTimeout, 2) * 1000 : otherwise;
 }
 
 /**

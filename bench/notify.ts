@@ -785,45 +785,27 @@ function checkTargets(
   const mine = perConnection('pqnotify-loop');
   const pg = perConnection('pg');
   if (mine !== undefined && pg !== undefined) {
-    add({
-      target: 'memory per connection, idle, vs pg',
-      client: 'pqnotify-loop',
-      variant: 'all',
-      value: ratio(mine.idleKiBPerConnection, pg.idleKiBPerConnection),
-      limit: 1,
-      kind: 'atMost',
-      unit: 'x',
-    });
-    add({
-      target: 'memory per connection, after traffic, vs pg',
-      client: 'pqnotify-loop',
-      variant: 'all',
-      value: ratio(mine.afterKiBPerConnection, pg.afterKiBPerConnection),
-      limit: 2,
-      kind: 'atMost',
-      unit: 'x',
-    });
-    // The same above one connection opened and closed first (see the Method): without the
-    // one-off cost of loading and compiling each client's code, which the figures above spread
-    // over the connections, and which varies from run to run (V8 may flush unused bytecode).
-    add({
-      target: 'memory per connection, idle, marginal, vs pg',
-      client: 'pqnotify-loop',
-      variant: 'all',
-      value: ratio(mine.idleMarginalKiBPerConnection, pg.idleMarginalKiBPerConnection),
-      limit: 1,
-      kind: 'atMost',
-      unit: 'x',
-    });
-    add({
-      target: 'memory per connection, after traffic, marginal, vs pg',
-      client: 'pqnotify-loop',
-      variant: 'all',
-      value: ratio(mine.afterMarginalKiBPerConnection, pg.afterMarginalKiBPerConnection),
-      limit: 2,
-      kind: 'atMost',
-      unit: 'x',
-    });
+    // The marginal rows: the same above one connection opened and closed first (see the
+    // Method), without the one-off cost of loading and compiling each client's code, which the
+    // other rows spread over the connections, and which varies from run to run (V8 may flush
+    // unused bytecode).
+    const rows = [
+      ['idle', 'idleKiBPerConnection', 1],
+      ['after traffic', 'afterKiBPerConnection', 2],
+      ['idle, marginal', 'idleMarginalKiBPerConnection', 1],
+      ['after traffic, marginal', 'afterMarginalKiBPerConnection', 2],
+    ] as const;
+    for (const [label, field, limit] of rows) {
+      add({
+        target: `memory per connection, ${label}, vs pg`,
+        client: 'pqnotify-loop',
+        variant: 'all',
+        value: ratio(mine[field], pg[field]),
+        limit,
+        kind: 'atMost',
+        unit: 'x',
+      });
+    }
   }
   return targets;
 }

@@ -35,6 +35,7 @@ import {
   writeTerminate,
 } from '../../src/protocol/index.js';
 import { createTracer, traceMask } from '../../src/protocol/trace.js';
+import { textField } from '../support/fake-backend.js';
 import { buildLibpqProgram } from '../support/libpq.js';
 import { connectTest, server } from '../support/server.js';
 
@@ -158,17 +159,7 @@ describe('createTracer: backend messages', () => {
       'RowDescription',
       {
         type: 'RowDescription',
-        fields: [
-          {
-            name: 'b',
-            tableOid: 0,
-            columnAttributeNumber: 0,
-            dataTypeOid: 25,
-            dataTypeSize: -1,
-            typeModifier: -1,
-            format: 0,
-          },
-        ],
+        fields: [textField('b')],
       },
       'B\t26\tRowDescription\t 1 "b" 0 0 25 65535 -1 0',
     ],
